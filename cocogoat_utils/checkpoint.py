@@ -1,0 +1,150 @@
+"""One checkpoint format for every model: atomic writes, ``weights_only`` loading, resume.
+
+A checkpoint is one dict::
+
+    {"version": 1, "step": int, "models": {name: state_dict}, "optimizers": {name: state_dict},
+     "ema": state_dict | None, "scaler": state_dict | None, "signatures": {name: str},
+     "config": dict, "history": dict}
+
+``signatures`` records each model's class and constructor arguments, so loading a
+checkpoint into a model of another kind or size fails with both named, before a single
+weight is copied. Files are written to a temporary name in the same folder and renamed,
+so a killed kernel never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT_VERSION = 1
+CHECKPOINT_PATTERN = re.compile(r"step_(\d+)\.pt$")
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def model_signature(model: nn.Module) -> str:
+    """``ClassName(arg=value, …)`` from the model's ``config`` attribute when it has one."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return type(model).__name__
+    items = config.items() if isinstance(config, Mapping) else vars(config).items()
+    return f"{type(model).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in sorted(items)) + ")"
+
+
+def checkpoint_dir(root: str | Path, *, dataset: str, batch_size: int, image_size: int, model: str = "") -> Path:
+    """A folder named from what the run trains on: ``root/<model>_<dataset>_b<batch>_<size>px``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model + '_' if model else ''}{dataset}").strip("-")
+    return Path(root) / f"{safe}_b{batch_size}_{image_size}px"
+
+
+def save_checkpoint(
+    directory: str | Path,
+    *,
+    step: int,
+    models: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    ema: nn.Module | None = None,
+    scaler: Any | None = None,
+    config: Mapping[str, Any] | None = None,
+    history: Mapping[str, Any] | None = None,
+    keep: int = 2,
+) -> Path:
+    """Write ``directory/step_<step>.pt`` atomically; keep only the newest ``keep`` files."""
+    directory = Path(directory)
+    state = {
+        "version": FORMAT_VERSION,
+        "step": int(step),
+        "models": {name: m.state_dict() for name, m in models.items()},
+        "signatures": {name: model_signature(m) for name, m in models.items()},
+        "optimizers": {name: o.state_dict() for name, o in (optimizers or {}).items()},
+        "ema": ema.state_dict() if ema is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "config": dict(config or {}),
+        "history": dict(history or {}),
+    }
+    path = atomic_save(state, directory / f"step_{int(step):08d}.pt")
+    if keep:
+        for old in list_checkpoints(directory)[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Checkpoint files in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if CHECKPOINT_PATTERN.search(p.name)]
+    return sorted(found, key=lambda p: int(CHECKPOINT_PATTERN.search(p.name).group(1)))
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The newest checkpoint in ``directory``, or ``None``."""
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+class CheckpointMismatch(ValueError):
+    """The checkpoint was written by another model, or by the same model at another size."""
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    models: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    ema: nn.Module | None = None,
+    scaler: Any | None = None,
+    map_location: str | torch.device | None = "cpu",
+) -> dict[str, Any]:
+    """Load ``path`` into ``models`` (and optimisers, EMA, scaler); return the checkpoint dict.
+
+    Every model's signature and every tensor's shape is checked first; on any mismatch
+    :class:`CheckpointMismatch` names both sides and nothing has been modified.
+    """
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION:
+        raise CheckpointMismatch(f"{path} is not a cocogoat checkpoint (format {FORMAT_VERSION})")
+    for name, model in models.items():
+        if name not in state["models"]:
+            raise CheckpointMismatch(f"{path} holds no model {name!r} (it has {sorted(state['models'])})")
+        expected, found = model_signature(model), state["signatures"].get(name, "?")
+        if expected != found:
+            raise CheckpointMismatch(f"checkpoint {path} was written by {found}; this model is {expected}")
+        own = model.state_dict()
+        saved = state["models"][name]
+        if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
+            raise CheckpointMismatch(f"checkpoint {path}: the tensors of {name!r} do not match {expected}")
+    for name, model in models.items():
+        model.load_state_dict(state["models"][name])
+    for name, optimizer in (optimizers or {}).items():
+        if name in state["optimizers"]:
+            optimizer.load_state_dict(state["optimizers"][name])
+    if ema is not None and state.get("ema") is not None:
+        ema.load_state_dict(state["ema"])
+    if scaler is not None and state.get("scaler") is not None:
+        scaler.load_state_dict(state["scaler"])
+    return state

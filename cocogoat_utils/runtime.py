@@ -1,0 +1,65 @@
+"""Run-time set-up every notebook does first: seeds, the device, and the ``scale`` table.
+
+A notebook's ``parameters`` cell holds plain values (``None`` meaning "from the scale
+table"); the next cell calls :func:`resolve_params` so that papermill's injected
+overrides win over the table.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+SCALES = ("smoke", "cpu", "gpu")
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed ``random``, NumPy and torch (CPU and CUDA); return a torch generator seeded the same."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when available, else Apple's MPS, else the CPU; anything else is taken as given."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_scale() -> str:
+    """``$COCOGOAT_SCALE`` if set, else ``gpu`` when CUDA is available, else ``cpu``."""
+    scale = os.environ.get("COCOGOAT_SCALE") or ("gpu" if torch.cuda.is_available() else "cpu")
+    if scale not in SCALES:
+        raise ValueError(f"COCOGOAT_SCALE={scale!r}: expected one of {SCALES}")
+    return scale
+
+
+def resolve_params(
+    scale: str | None, table: Mapping[str, Mapping[str, Any]], **explicit: Any
+) -> dict[str, Any]:
+    """Fill every parameter that is ``None`` from ``table[scale]``; explicit values win.
+
+    >>> resolve_params("smoke", {"smoke": {"steps": 10}, "cpu": {"steps": 500}}, steps=None)
+    {'steps': 10, 'scale': 'smoke'}
+    """
+    scale = scale or default_scale()
+    if scale not in table:
+        raise ValueError(f"scale={scale!r}: expected one of {tuple(table)}")
+    row = table[scale]
+    resolved = {name: (row.get(name) if value is None else value) for name, value in explicit.items()}
+    missing = [name for name, value in resolved.items() if value is None and name not in row]
+    if missing:
+        raise ValueError(f"no value for {missing}: set them or add them to the scale table")
+    resolved["scale"] = scale
+    return resolved

@@ -1,0 +1,336 @@
+"""The GAN training loop, shared by every generator/discriminator pair, and its callbacks.
+
+One step (:meth:`GANTrainer.train_step`) is the loop of the PyTorch DCGAN tutorial
+written as named functions: :meth:`~GANTrainer.discriminator_step` scores a real and a
+generated batch and updates D; :meth:`~GANTrainer.generator_step` scores the same fakes
+again and updates G (optionally ``g_steps_per_d_step`` times with fresh noise, the
+Spanish tutorial's trick when D wins too fast).
+
+Built for speed on a GPU: the dataset and DiffAugment stay on the device, bf16 autocast,
+fused Adam, and no host sync inside a step — losses are written to a device buffer and
+read once every ``log_every`` steps, where NaN/inf is also caught. Models and
+optimisers are built outside and handed in, so the same trainer can run under
+``torchrun``; sampling, logging and checkpoints happen on ``rank == 0`` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from .augment import diff_augment
+from .checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
+from .data import DeviceImageDataset, to_uint8
+from .losses import get_loss
+
+HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
+
+
+@dataclass(frozen=True)
+class GANTrainConfig:
+    """Every knob of a GAN run; written to ``config.json`` beside the checkpoints."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    loss: str = "bce"
+    g_steps_per_d_step: int = 1
+    ema_decay: float | None = None  # e.g. 0.999: sample from an exponential moving average of G
+    diffaugment: str | None = None  # e.g. "color,translation,cutout"
+    amp: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
+    log_every: int = 50  # steps between host reads of the losses
+    sample_every: int = 250  # steps between fixed-noise sample grids
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
+    n_samples: int = 64  # images in each fixed-noise grid
+    tensorboard: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        get_loss(self.loss)
+        if self.g_steps_per_d_step < 1:
+            raise ValueError("g_steps_per_d_step must be at least 1")
+        if self.steps < 0 or self.batch_size < 1 or self.log_every < 1:
+            raise ValueError("steps ≥ 0, batch_size ≥ 1 and log_every ≥ 1 are required")
+
+
+def make_adam(params, *, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam, fused into one kernel per step on CUDA."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type == "cuda")
+
+
+class Callback:
+    """Hooks a notebook can attach to a trainer; every method is optional."""
+
+    def on_train_start(self, trainer: GANTrainer) -> None: ...
+
+    def on_log(self, trainer: GANTrainer) -> None:
+        """After losses up to ``trainer.step`` were appended to ``trainer.history``."""
+
+    def on_sample(self, trainer: GANTrainer, images: torch.Tensor) -> None:
+        """``images``: the fixed-noise samples as uint8 ``(n_samples, C, H, W)`` on the CPU."""
+
+    def on_train_end(self, trainer: GANTrainer) -> None: ...
+
+
+class GANTrainer:
+    """Trains ``generator`` against ``discriminator`` on a :class:`DeviceImageDataset`.
+
+    ``out_dir`` receives ``config.json``, checkpoints (``step_*.pt``) and TensorBoard
+    logs. :meth:`fit` resumes from the newest checkpoint there when ``resume=True``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        data: DeviceImageDataset,
+        *,
+        config: GANTrainConfig,
+        out_dir: str | Path | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+        g_optimizer: torch.optim.Optimizer | None = None,
+        d_optimizer: torch.optim.Optimizer | None = None,
+        rank: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.device = data.device
+        self.generator = generator.to(self.device)
+        self.discriminator = discriminator.to(self.device)
+        self.data = data
+        self.loss = get_loss(config.loss)
+        self.latent_dim = int(getattr(generator, "latent_dim"))
+        self.g_optimizer = g_optimizer or make_adam(generator.parameters(), lr=config.lr_g, betas=config.betas, device=self.device)
+        self.d_optimizer = d_optimizer or make_adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, device=self.device)
+        self.ema = None
+        if config.ema_decay:
+            self.ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.rank = rank
+        self.progress = progress
+        self.step = 0
+        self.history: dict[str, list[float]] = {"step": [], **{k: [] for k in HISTORY_KEYS}}
+        self.samples: list[torch.Tensor] = []  # fixed-noise grids over training, uint8 on the CPU
+        self.sample_steps: list[int] = []
+        self.last_checkpoint: Path | None = None
+        self._seed_generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        fixed = torch.Generator().manual_seed(config.seed)
+        self.fixed_noise = torch.randn(config.n_samples, self.latent_dim, generator=fixed).to(self.device)
+        self._buffer = torch.zeros(config.log_every, len(HISTORY_KEYS), device=self.device)
+        self._buffered_steps: list[int] = []
+        self._writer = None
+
+    # ----------------------------------------------------------------- one step
+    def autocast(self):
+        enabled = self.config.amp and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def noise(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, self.latent_dim, device=self.device, generator=self._seed_generator)
+
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.config.diffaugment:
+            return images
+        return diff_augment(images, self.config.diffaugment, generator=self._seed_generator)
+
+    def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Update D on a real and a (detached) fake batch; returns (loss, mean σ(D(real)), mean σ(D(fake)))."""
+        self.d_optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            real_logits = self.discriminator(self.augment(real)).float()
+            fake_logits = self.discriminator(self.augment(fake.detach())).float()
+            loss = self.loss.discriminator(real_logits, fake_logits)
+        loss.backward()
+        self.d_optimizer.step()
+        return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+    def generator_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """Update G so that D scores ``fake`` (still attached to G's graph) as real; returns the loss."""
+        self.g_optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            real_logits = None
+            if self.loss.generator_uses_real:
+                with torch.no_grad():
+                    real_logits = self.discriminator(self.augment(real)).float()
+            loss = self.loss.generator(real_logits, self.discriminator(self.augment(fake)).float())
+        loss.backward()
+        self.g_optimizer.step()
+        return loss.detach()
+
+    def train_step(self) -> torch.Tensor:
+        """One D update and ``g_steps_per_d_step`` G updates; returns the step's losses as one device tensor."""
+        batch_size = self.config.batch_size
+        real = self.data.sample(batch_size)
+        with self.autocast():
+            fake = self.generator(self.noise(batch_size))
+        d_loss, d_real, d_fake = self.discriminator_step(real, fake)
+        g_loss = self.generator_step(real, fake)
+        for _ in range(self.config.g_steps_per_d_step - 1):
+            with self.autocast():
+                fake = self.generator(self.noise(batch_size))
+            g_loss = self.generator_step(real, fake)
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+        return torch.stack([d_loss, g_loss, d_real, d_fake])
+
+    # ----------------------------------------------------------------- around the steps
+    @property
+    def sampler(self) -> nn.Module:
+        """The network to sample from: the EMA generator when there is one."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    @torch.no_grad()
+    def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for ``noise`` (default: the fixed noise) as uint8 on the CPU, generator in eval mode."""
+        noise = self.fixed_noise if noise is None else noise.to(self.device)
+        with eval_mode(self.sampler), self.autocast():
+            images = self.sampler(noise)
+        return to_uint8(images).cpu()
+
+    def _flush(self) -> None:
+        """Copy buffered losses to the host (the one sync), check they are finite, extend the history."""
+        if not self._buffered_steps:
+            return
+        values = self._buffer[: len(self._buffered_steps)].cpu()
+        bad = ~torch.isfinite(values).all(dim=1)
+        if bad.any():
+            first = self._buffered_steps[int(bad.nonzero()[0])]
+            kept = f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
+            names = [k for k, v in zip(HISTORY_KEYS, values[int(bad.nonzero()[0])].tolist()) if not math.isfinite(v)]
+            raise FloatingPointError(f"{', '.join(names)} became NaN or infinite at step {first}: training stopped{kept}")
+        self.history["step"].extend(self._buffered_steps)
+        for i, key in enumerate(HISTORY_KEYS):
+            self.history[key].extend(values[:, i].tolist())
+        self._buffered_steps = []
+        if self.rank == 0:
+            if self._writer is not None:
+                for key in HISTORY_KEYS:
+                    self._writer.add_scalar(f"train/{key}", self.history[key][-1], self.step)
+            for callback in self.callbacks:
+                callback.on_log(self)
+
+    def _take_sample(self) -> None:
+        images = self.sample()
+        self.samples.append(images)
+        self.sample_steps.append(self.step)
+        if self._writer is not None:
+            from torchvision.utils import make_grid
+
+            self._writer.add_image("samples", make_grid(images, nrow=8), self.step)
+        for callback in self.callbacks:
+            callback.on_sample(self, images)
+
+    def save(self) -> Path | None:
+        """Write a checkpoint of everything needed to resume (rank 0, with ``out_dir`` set)."""
+        if self.out_dir is None or self.rank != 0:
+            return None
+        self._flush()
+        self.last_checkpoint = save_checkpoint(
+            self.out_dir,
+            step=self.step,
+            models={"generator": self.generator, "discriminator": self.discriminator},
+            optimizers={"generator": self.g_optimizer, "discriminator": self.d_optimizer},
+            ema=self.ema,
+            config=asdict(self.config),
+            history={**self.history, "sample_steps": self.sample_steps},
+        )
+        return self.last_checkpoint
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint in ``out_dir``; ``False`` when there is none."""
+        path = latest_checkpoint(self.out_dir) if self.out_dir is not None else None
+        if path is None:
+            return False
+        state = load_checkpoint(
+            path,
+            models={"generator": self.generator, "discriminator": self.discriminator},
+            optimizers={"generator": self.g_optimizer, "discriminator": self.d_optimizer},
+            ema=self.ema,
+            map_location=self.device,
+        )
+        self.step = state["step"]
+        history = dict(state["history"])
+        self.sample_steps = list(history.pop("sample_steps", []))
+        self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **history}
+        self.last_checkpoint = path
+        # a fresh noise stream, different from the one the first run used
+        self._seed_generator.manual_seed(self.config.seed + self.step)
+        return True
+
+    def _write_config(self) -> None:
+        if self.out_dir is None or self.rank != 0:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        info = {"train": asdict(self.config), "generator": model_signature(self.generator),
+                "discriminator": model_signature(self.discriminator), "dataset_size": len(self.data),
+                "image_shape": list(self.data.image_shape), "device": str(self.device)}
+        (self.out_dir / "config.json").write_text(json.dumps(info, indent=2))
+
+    def fit(self, steps: int | None = None, *, resume: bool = True) -> dict[str, list[float]]:
+        """Train until ``steps`` (default ``config.steps``) steps in total; returns the loss history."""
+        total = self.config.steps if steps is None else steps
+        if resume:
+            self.resume()
+        self._write_config()
+        if self.config.tensorboard and self.out_dir is not None and self.rank == 0:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(self.out_dir / "tensorboard")
+        for callback in self.callbacks:
+            callback.on_train_start(self)
+        self.generator.train()
+        self.discriminator.train()
+        cfg = self.config
+        bar = tqdm(total=total, initial=self.step, desc="training", unit="step",
+                   disable=not self.progress or self.rank != 0, dynamic_ncols=True)
+        try:
+            if self.step == 0 and self.rank == 0:
+                self._take_sample()
+            while self.step < total:
+                losses = self.train_step()
+                self._buffer[len(self._buffered_steps)] = losses
+                self.step += 1
+                self._buffered_steps.append(self.step)
+                bar.update(1)
+                if len(self._buffered_steps) == cfg.log_every or self.step == total:
+                    self._flush()
+                    bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}, refresh=False)
+                if self.rank == 0 and (self.step % cfg.sample_every == 0 or self.step == total):
+                    self._flush()
+                    self._take_sample()
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
+                    self.save()
+            self.save()
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module):
+    """Put ``modules`` in eval mode for the block, then restore each one's mode."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
