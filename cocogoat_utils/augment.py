@@ -98,7 +98,10 @@ def augment_dataset(images: torch.Tensor, *, factor: int = 3, seed: int = 0,
     """
     if factor < 1:
         raise ValueError(f"factor={factor}: must be at least 1")
-    transform = transform or sprite_augmentation(elastic_alpha=20.0 * images.shape[-1] / 64)
+    side = min(images.shape[-2:])
+    # the elastic blur kernel (8σ + 1 wide) must fit inside the image: σ ≤ side / 8 below 32 px
+    transform = transform or sprite_augmentation(elastic_alpha=20.0 * images.shape[-1] / 64,
+                                                 elastic_sigma=min(4.0, side / 8))
     copies = [images]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -125,7 +125,11 @@ def load_checkpoint(
     Every model's signature and every tensor's shape is checked first; on any mismatch
     :class:`CheckpointMismatch` names both sides and nothing has been modified.
     """
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError) as error:  # torn, truncated or not a torch file
+        raise CheckpointMismatch(f"{path} cannot be read as a checkpoint ({type(error).__name__}); "
+                                 "nothing was loaded") from error
     if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION:
         raise CheckpointMismatch(f"{path} is not a cocogoat checkpoint (format {FORMAT_VERSION})")
     for name, model in models.items():

