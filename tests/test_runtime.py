@@ -1,0 +1,98 @@
+"""cocogoat_utils.runtime: seeds and the notebook scale table."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from cocogoat_utils.runtime import SCALES, default_scale, pick_device, resolve_params, set_seed
+
+TABLE = {
+    "smoke": {"steps": 10, "batch_size": 8, "lr": 1e-3},
+    "cpu": {"steps": 500, "batch_size": 32, "lr": 2e-4},
+    "gpu": {"steps": 20000, "batch_size": 128, "lr": 2e-4},
+}
+
+
+def _draws(gen):
+    return (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist(),
+            torch.rand(3, generator=gen).tolist())
+
+
+def test_set_seed_reproducible():
+    first = _draws(set_seed(123))
+    second = _draws(set_seed(123))
+    assert first == second
+    other = _draws(set_seed(124))
+    for a, b in zip(first, other):
+        assert a != b
+
+
+def test_set_seed_returns_generator_seeded_the_same():
+    gen = set_seed(7)
+    assert isinstance(gen, torch.Generator)
+    assert gen.initial_seed() == 7
+
+
+def test_set_seed_accepts_large_seed():
+    set_seed(2**40 + 5)  # numpy only takes 32 bits; must not raise
+    assert torch.initial_seed() == 2**40 + 5
+
+
+def test_resolve_params_explicit_wins_and_none_filled():
+    out = resolve_params("cpu", TABLE, steps=3, batch_size=None, lr=None)
+    assert out == {"steps": 3, "batch_size": 32, "lr": 2e-4, "scale": "cpu"}
+
+
+def test_resolve_params_explicit_falsy_value_wins():
+    out = resolve_params("gpu", TABLE, steps=0, batch_size=None)
+    assert out["steps"] == 0
+    assert out["batch_size"] == 128
+
+
+def test_resolve_params_parameter_not_in_table_kept_when_given():
+    out = resolve_params("smoke", TABLE, steps=None, out_dir="runs/x")
+    assert out["out_dir"] == "runs/x"
+    assert out["steps"] == 10
+
+
+def test_resolve_params_missing_value_raises():
+    with pytest.raises(ValueError, match="width"):
+        resolve_params("smoke", TABLE, width=None)
+
+
+def test_resolve_params_unknown_scale():
+    with pytest.raises(ValueError, match="huge") as info:
+        resolve_params("huge", TABLE, steps=None)
+    assert "smoke" in str(info.value)
+
+
+def test_resolve_params_default_scale_from_env(monkeypatch):
+    monkeypatch.setenv("COCOGOAT_SCALE", "smoke")
+    out = resolve_params(None, TABLE, steps=None)
+    assert out == {"steps": 10, "scale": "smoke"}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_default_scale_honours_env(monkeypatch, scale):
+    monkeypatch.setenv("COCOGOAT_SCALE", scale)
+    assert default_scale() == scale
+
+
+def test_default_scale_rejects_bad_env(monkeypatch):
+    monkeypatch.setenv("COCOGOAT_SCALE", "turbo")
+    with pytest.raises(ValueError, match="turbo"):
+        default_scale()
+
+
+def test_default_scale_without_env(monkeypatch):
+    monkeypatch.delenv("COCOGOAT_SCALE", raising=False)
+    assert default_scale() == ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type != "cuda"
