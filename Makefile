@@ -1,0 +1,55 @@
+# Cocogoat: `make run` executes every notebook at CPU scale, `make test` runs the test suite.
+# Each target creates the virtual environment first, so either works on a fresh clone.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+RUNS     ?= runs
+export PYTHONUNBUFFERED := 1
+export MPLBACKEND := Agg
+
+.PHONY: venv run test unit notebook-test gpu-run bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+## run: every notebook headless at `cpu` scale on the embedded dataset → runs/cpu/
+run: venv
+	@mkdir -p $(RUNS)/cpu
+	@for nb in $(NOTEBOOKS); do \
+	  name=$$(basename $$nb .ipynb); echo "== $$name (cpu scale)"; \
+	  COCOGOAT_SCALE=cpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/cpu/$$name.ipynb \
+	    -p out_dir $(CURDIR)/$(RUNS)/cpu/$$name || exit 1; \
+	done
+	@$(PY) -m cocogoat_utils.report $(RUNS)/cpu
+
+## test: unit tests, every notebook through papermill at `smoke` scale, and nbval (lax) over the notebooks
+test: venv
+	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 $(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+
+unit: venv
+	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
+
+## gpu-run: every notebook at `gpu` scale; the executed notebooks replace the committed ones
+gpu-run: venv
+	@mkdir -p $(RUNS)/gpu
+	@for nb in $(NOTEBOOKS); do \
+	  name=$$(basename $$nb .ipynb); echo "== $$name (gpu scale)"; \
+	  COCOGOAT_SCALE=gpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/gpu/$$name.ipynb \
+	    -p out_dir $(CURDIR)/$(RUNS)/gpu/$$name && cp $(RUNS)/gpu/$$name.ipynb $$nb || exit 1; \
+	done
+	@$(PY) -m cocogoat_utils.report $(RUNS)/gpu
+
+## bench: images per second, tutorial loop vs this package's trainer
+bench: venv
+	$(PY) benchmarks/dcgan_throughput.py
+
+clean:
+	rm -rf $(RUNS) .pytest_cache

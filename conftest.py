@@ -1,0 +1,21 @@
+"""pytest set-up shared by the unit tests and the nbval notebook runs."""
+
+import os
+
+os.environ.setdefault("COCOGOAT_SCALE", "smoke")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collectstart(collector):
+    """nbval compares tagged cells' outputs; stderr (progress bars, warnings) is never compared."""
+    if getattr(collector, "path", None) is not None and collector.path.suffix == ".ipynb":
+        collector.skip_compare += ("stderr", "text/html", "application/javascript", "image/gif")
+
+
+def pytest_sessionstart(session):
+    """Smoke-scale artifacts are throwaway: start every session without old ones to resume from."""
+    import shutil
+    from pathlib import Path
+
+    for old in (Path(__file__).parent / "runs").glob("*/smoke"):
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,51 @@
+"""Every notebook runs headless with papermill at ``smoke`` scale and reports through ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+#: what each notebook's summary.json must report, beyond the common keys
+EXPECTED_KEYS = {
+    "07_Pokemon_DCGAN": {"dataset_size", "train_images", "image_size", "steps", "final_d_loss", "final_g_loss",
+                         "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png"},
+}
+COMMON_KEYS = {"notebook", "scale", "device", "seconds", "artifacts"}
+
+
+def test_every_notebook_is_listed():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        assert path.stem in EXPECTED_KEYS, f"{path.stem}: add its summary keys to EXPECTED_KEYS"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
+    out_dir = tmp_path / notebook.stem
+    executed = tmp_path / notebook.name
+    papermill.execute_notebook(
+        str(notebook), str(executed), parameters={"scale": "smoke", "out_dir": str(out_dir)},
+        cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
+    )
+    nb = nbformat.read(executed, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+
+    summary = json.loads((out_dir / "summary.json").read_text())
+    missing = (COMMON_KEYS | EXPECTED_KEYS[notebook.stem]) - summary.keys()
+    assert not missing, f"summary.json lacks {sorted(missing)}"
+    assert summary["notebook"] == notebook.stem
+    assert summary["scale"] == "smoke"
+    for artifact in summary["artifacts"]:
+        path = out_dir / artifact
+        assert path.is_file() and path.stat().st_size > 0, f"artifact {artifact} missing or empty"
+    for key, value in summary.items():
+        if key.startswith("final_"):
+            assert isinstance(value, float) and value == value, f"{key}={value!r} is not a finite number"
