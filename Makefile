@@ -20,15 +20,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
-## run: every notebook headless at `cpu` scale on the embedded dataset → runs/cpu/
+## run: every notebook headless at `cpu` scale on the embedded dataset
+##      → runs/cpu/<notebook>.ipynb, artifacts in runs/<notebook>/cpu/, figures in runs/RESULTS_cpu.md
 run: venv
 	@mkdir -p $(RUNS)/cpu
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); echo "== $$name (cpu scale)"; \
-	  COCOGOAT_SCALE=cpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/cpu/$$name.ipynb \
-	    -p out_dir $(CURDIR)/$(RUNS)/cpu/$$name || exit 1; \
+	  COCOGOAT_SCALE=cpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/cpu/$$name.ipynb || exit 1; \
 	done
-	@$(PY) -m cocogoat_utils.report $(RUNS)/cpu
+	@$(PY) -m cocogoat_utils.report $(RUNS) cpu
 
 ## test: unit tests, every notebook through papermill at `smoke` scale, and nbval (lax) over the notebooks
 test: venv
@@ -43,13 +43,14 @@ gpu-run: venv
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); echo "== $$name (gpu scale)"; \
 	  COCOGOAT_SCALE=gpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/gpu/$$name.ipynb \
-	    -p out_dir $(CURDIR)/$(RUNS)/gpu/$$name && cp $(RUNS)/gpu/$$name.ipynb $$nb || exit 1; \
+	    && cp $(RUNS)/gpu/$$name.ipynb $$nb || exit 1; \
 	done
-	@$(PY) -m cocogoat_utils.report $(RUNS)/gpu
+	@$(PY) -m cocogoat_utils.report $(RUNS) gpu
 
-## bench: images per second, tutorial loop vs this package's trainer
+## bench: images per second, tutorial loop vs this package's trainer (meant for a GPU; on a CPU use BENCH_ARGS=--smoke)
+BENCH_ARGS ?= --channels-last
 bench: venv
-	$(PY) benchmarks/dcgan_throughput.py
+	$(PY) benchmarks/dcgan_throughput.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

@@ -19,3 +19,17 @@ def pytest_sessionstart(session):
 
     for old in (Path(__file__).parent / "runs").glob("*/smoke"):
         shutil.rmtree(old, ignore_errors=True)
+
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Unit tests use tiny tensors: one thread is faster, and does not stall when the other core is busy."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

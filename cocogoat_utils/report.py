@@ -1,6 +1,7 @@
-"""Collect the ``summary.json`` of every notebook run under a folder into one results table.
+"""Collect the ``summary.json`` of every notebook run at one scale into one results table.
 
-``python -m cocogoat_utils.report runs/gpu`` prints the table and writes ``RESULTS.md`` there.
+``python -m cocogoat_utils.report runs gpu`` reads ``runs/*/gpu/summary.json``, prints the
+table and writes ``runs/RESULTS_gpu.md``.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ def _cell(value) -> str:
     return str(value)
 
 
-def results_table(root: str | Path) -> str:
-    """A markdown section per notebook: every scalar its summary reports."""
+def results_table(root: str | Path, scale: str) -> str:
+    """A markdown section per notebook: every figure its ``<root>/<notebook>/<scale>/summary.json`` reports."""
     root = Path(root)
-    lines = [f"# Results under `{root}`", ""]
-    summaries = sorted(root.glob("*/summary.json"))
+    lines = [f"# Results at `{scale}` scale", ""]
+    summaries = sorted(root.glob(f"*/{scale}/summary.json"))
     if not summaries:
         return "\n".join(lines + ["No summary.json found."])
     for path in summaries:
         summary = json.loads(path.read_text())
-        lines += [f"## {summary.get('notebook', path.parent.name)}", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"## {summary.get('notebook', path.parent.parent.name)}", "", "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in summary.items() if k not in SKIP]
         lines.append("")
     return "\n".join(lines)
@@ -38,10 +39,11 @@ def results_table(root: str | Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     root = Path(argv[0] if argv else "runs")
-    table = results_table(root)
+    scale = argv[1] if len(argv) > 1 else "cpu"
+    table = results_table(root, scale)
     print(table)
     if root.is_dir():
-        (root / "RESULTS.md").write_text(table + "\n")
+        (root / f"RESULTS_{scale}.md").write_text(table + "\n")
     return 0
 
 

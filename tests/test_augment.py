@@ -13,15 +13,6 @@ from cocogoat_utils.augment import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the other core is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _distinct_images(b=16, c=3, h=16, w=16):
     """Positive, all-distinct pixel values, so a shift or a zeroed pixel can be told apart."""
     return torch.arange(1, b * c * h * w + 1, dtype=torch.float32).view(b, c, h, w)

@@ -17,15 +17,6 @@ from cocogoat_utils.checkpoint import (
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the other core is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _gen(size=32, arch="tutorial", seed=0):
     torch.manual_seed(seed)
     return DCGANGenerator(image_size=size, latent_dim=8, width=8 if arch == "tutorial" else 16, arch=arch)

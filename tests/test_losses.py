@@ -8,15 +8,6 @@ import torch
 from cocogoat_utils.losses import LOSSES, bce_discriminator_loss, bce_generator_loss, get_loss
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the other core is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _sigmoid(x):
     return 1 / (1 + math.exp(-x))
 

@@ -8,15 +8,6 @@ from cocogoat_utils.layers import init_normal_
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the other core is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _count(module):
     return sum(p.numel() for p in module.parameters())
 

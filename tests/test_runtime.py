@@ -96,3 +96,22 @@ def test_pick_device():
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
         assert pick_device("auto").type != "cuda"
+
+
+def test_report_collects_every_summary_at_one_scale(tmp_path):
+    import json
+
+    from cocogoat_utils.report import main, results_table
+
+    for name, loss in (("07_Pokemon_DCGAN", 0.75), ("03_Cocogoat_ProGAN", 1.5)):
+        folder = tmp_path / name / "cpu"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({"notebook": name, "final_d_loss": loss, "artifacts": ["x.png"]}))
+    (tmp_path / "07_Pokemon_DCGAN" / "gpu").mkdir()
+    table = results_table(tmp_path, "cpu")
+    assert "## 07_Pokemon_DCGAN" in table and "## 03_Cocogoat_ProGAN" in table
+    assert "| final_d_loss | 0.75 |" in table and "| final_d_loss | 1.5 |" in table
+    assert "x.png" not in table
+    assert "No summary.json" in results_table(tmp_path, "gpu")
+    assert main([str(tmp_path), "cpu"]) == 0
+    assert (tmp_path / "RESULTS_cpu.md").read_text().strip() == table.strip()

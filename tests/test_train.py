@@ -13,15 +13,6 @@ from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from cocogoat_utils.train import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, eval_mode
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the other core is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 SIZE, LATENT = 32, 8
 
 
