@@ -7,7 +7,6 @@ PY       := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 RUNS     ?= runs
 export PYTHONUNBUFFERED := 1
-export MPLBACKEND := Agg
 
 .PHONY: venv run test unit notebook-test gpu-run bench clean
 

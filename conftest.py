@@ -2,8 +2,10 @@
 
 import os
 
+import matplotlib
+
 os.environ.setdefault("COCOGOAT_SCALE", "smoke")
-os.environ.setdefault("MPLBACKEND", "Agg")
+matplotlib.use("Agg")  # this process only: notebook kernels keep their inline backend
 
 
 def pytest_collectstart(collector):

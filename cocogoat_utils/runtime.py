@@ -69,3 +69,12 @@ def resolve_params(
 def repo_root() -> Path:
     """The repository (or installed package's parent) folder: where ``runs/``, ``data/`` and ``checkpoints/`` live."""
     return Path(__file__).resolve().parent.parent
+
+
+def short_path(path: str | Path) -> str:
+    """``path`` relative to the repository when it lies inside it (for printing), else as given."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)

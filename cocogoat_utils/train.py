@@ -242,11 +242,12 @@ class GANTrainer:
         self.history["step"].extend(self._buffered_steps)
         for i, key in enumerate(HISTORY_KEYS):
             self.history[key].extend(values[:, i].tolist())
+        if self._writer is not None:
+            for step, row in zip(self._buffered_steps, values.tolist()):
+                for key, value in zip(HISTORY_KEYS, row):
+                    self._writer.add_scalar(f"train/{key}", value, step)
         self._buffered_steps = []
         if self.rank == 0:
-            if self._writer is not None:
-                for key in HISTORY_KEYS:
-                    self._writer.add_scalar(f"train/{key}", self.history[key][-1], self.step)
             for callback in self.callbacks:
                 callback.on_log(self)
 

@@ -49,3 +49,45 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
     for key, value in summary.items():
         if key.startswith("final_"):
             assert isinstance(value, float) and value == value, f"{key}={value!r} is not a finite number"
+
+
+def _own_images(root: Path) -> int:
+    """A folder as a user would bring: nested, mixed formats and modes, odd sizes, two broken files."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    formats = [("png", "RGBA"), ("jpg", "RGB"), ("webp", "RGB"), ("gif", "P"), ("png", "L"), ("bmp", "RGB")]
+    count = 0
+    for i in range(24):
+        ext, mode = formats[i % len(formats)]
+        w, h = int(rng.integers(20, 90)), int(rng.integers(20, 90))
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels).convert(mode)
+        folder = root / ("sprites" if i % 2 else "fan art/nested")
+        folder.mkdir(parents=True, exist_ok=True)
+        image.save(folder / f"image_{i}.{ext}")
+        count += 1
+    (root / "notes.txt").write_text("not an image")
+    (root / "sprites" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return count
+
+
+def test_pokemon_notebook_trains_on_a_folder_of_own_images(tmp_path: Path):
+    notebook = ROOT / "notebooks" / "07_Pokemon_DCGAN.ipynb"
+    images = tmp_path / "my images"
+    expected = _own_images(images)
+    out_dir = tmp_path / "out"
+    papermill.execute_notebook(
+        str(notebook), str(tmp_path / "executed.ipynb"),
+        parameters={"scale": "smoke", "out_dir": str(out_dir), "data_dir": str(images), "steps": 6},
+        cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
+    )
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["dataset"] == str(images)
+    assert summary["dataset_size"] == expected
+    assert summary["train_images"] == 3 * expected  # augmentation ×3
+    assert summary["steps"] == 6
+    text = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells
+                   for o in c.get("outputs", []))
+    assert "skipped 1 unreadable file" in text and "broken.png" in text

@@ -115,3 +115,10 @@ def test_report_collects_every_summary_at_one_scale(tmp_path):
     assert "No summary.json" in results_table(tmp_path, "gpu")
     assert main([str(tmp_path), "cpu"]) == 0
     assert (tmp_path / "RESULTS_cpu.md").read_text().strip() == table.strip()
+
+
+def test_short_path_is_relative_inside_the_repo_only(tmp_path):
+    from cocogoat_utils.runtime import repo_root, short_path
+
+    assert short_path(repo_root() / "runs" / "x" / "summary.json") == "runs/x/summary.json"
+    assert short_path(tmp_path / "a.png") == str((tmp_path / "a.png").resolve())

@@ -315,3 +315,25 @@ def test_eval_mode_restores_modes():
     with eval_mode(a, b):
         assert not a.training and not b.training
     assert a.training and not b.training
+
+
+def test_tensorboard_logs_scalars_and_samples(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = _trainer(tmp_path / "run", tensorboard=True)
+    trainer.fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()
+    assert {f"train/{k}" for k in HISTORY_KEYS} <= set(tags["scalars"])
+    assert "samples" in tags["images"]
+    logged = events.Scalars("train/d_loss")
+    assert [e.step for e in logged] == [1, 2, 3, 4, 5, 6]
+    assert [e.value for e in logged] == pytest.approx(trainer.history["d_loss"])
+
+
+def test_generator_twice_per_discriminator_step_counts_updates():
+    trainer = _trainer(None, steps=3, g_steps_per_d_step=2)
+    trainer.fit()
+    assert trainer.g_optimizer.state_dict()["state"][0]["step"].item() == 6
+    assert trainer.d_optimizer.state_dict()["state"][0]["step"].item() == 3
