@@ -33,6 +33,9 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions open() would
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
@@ -71,8 +74,12 @@ def save_checkpoint(
     config: Mapping[str, Any] | None = None,
     history: Mapping[str, Any] | None = None,
     keep: int = 2,
+    filename: str | None = None,
 ) -> Path:
-    """Write ``directory/step_<step>.pt`` atomically; keep only the newest ``keep`` files."""
+    """Write ``directory/step_<step>.pt`` atomically; keep only the newest ``keep`` such files.
+
+    ``filename`` (e.g. ``"best.pt"``) writes that file instead and prunes nothing.
+    """
     directory = Path(directory)
     state = {
         "version": FORMAT_VERSION,
@@ -85,8 +92,8 @@ def save_checkpoint(
         "config": dict(config or {}),
         "history": dict(history or {}),
     }
-    path = atomic_save(state, directory / f"step_{int(step):08d}.pt")
-    if keep:
+    path = atomic_save(state, directory / (filename or f"step_{int(step):08d}.pt"))
+    if keep and filename is None:
         for old in list_checkpoints(directory)[:-keep]:
             old.unlink(missing_ok=True)
     return path

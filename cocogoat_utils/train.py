@@ -19,6 +19,7 @@ import contextlib
 import copy
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .augment import DIFF_AUGMENTS, diff_augment
 from .checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
-from .data import DeviceImageDataset, to_uint8
+from .data import DeviceImageDataset, to_float, to_uint8
 from .losses import get_loss
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
@@ -80,6 +81,8 @@ class GANTrainConfig:
     n_samples: int = 64  # images in each fixed-noise grid
     tensorboard: bool = False
     seed: int = 0
+    metric_every: int = 0  # steps between quality evaluations (needs ``quality=``; 0: only at the end)
+    metric_samples: int = 1000  # generated images per evaluation, from one fixed noise batch
 
     def __post_init__(self) -> None:
         get_loss(self.loss)
@@ -109,6 +112,9 @@ class Callback:
     def on_sample(self, trainer: GANTrainer, images: torch.Tensor) -> None:
         """``images``: the fixed-noise samples as uint8 ``(n_samples, C, H, W)`` on the CPU."""
 
+    def on_metrics(self, trainer: GANTrainer, result: dict) -> None:
+        """After a quality evaluation; ``result`` is the latest entry of ``trainer.metrics``."""
+
     def on_train_end(self, trainer: GANTrainer) -> None: ...
 
 
@@ -132,8 +138,10 @@ class GANTrainer:
         d_optimizer: torch.optim.Optimizer | None = None,
         rank: int = 0,
         progress: bool = True,
+        quality=None,
     ) -> None:
         self.config = config
+        self.quality = quality  # a metrics.QualityMetrics, evaluated every ``metric_every`` steps
         self.device = data.device
         self.generator = generator.to(self.device)
         self.discriminator = discriminator.to(self.device)
@@ -154,6 +162,9 @@ class GANTrainer:
         self.samples: list[torch.Tensor] = []  # fixed-noise grids taken in this session, uint8 on the CPU
         self.sample_steps: list[int] = []  # the step of each grid in ``samples``
         self.last_checkpoint: Path | None = None
+        self.metrics: list[dict] = []  # one entry per quality evaluation: {"step", "fd", "kid", …}
+        self.best_checkpoint: Path | None = None
+        self.collapse_step: int | None = None  # the first evaluation whose diversity fell below the threshold
         self._seed_generator = torch.Generator(device=self.device).manual_seed(config.seed)
         fixed = torch.Generator().manual_seed(config.seed)
         self.fixed_noise = torch.randn(config.n_samples, self.latent_dim, generator=fixed).to(self.device)
@@ -262,21 +273,46 @@ class GANTrainer:
         for callback in self.callbacks:
             callback.on_sample(self, images)
 
-    def save(self) -> Path | None:
+    @torch.no_grad()
+    def evaluate_quality(self) -> dict:
+        """Score ``metric_samples`` images from a fixed noise batch with ``quality``; keep the best checkpoint by FD."""
+        noise = torch.randn(self.config.metric_samples, self.latent_dim,
+                            generator=torch.Generator().manual_seed(self.config.seed + 1))
+        images = torch.cat([self.sample(noise[i:i + 256]) for i in range(0, len(noise), 256)])
+        result = {"step": self.step, **self.quality.evaluate(images)}
+        best = min((m["fd"] for m in self.metrics), default=float("inf"))
+        self.metrics.append(result)
+        if result["fd"] < best:
+            self.best_checkpoint = self.save(filename="best.pt")
+        if result["collapsed"] and self.collapse_step is None:
+            self.collapse_step = self.step
+            warnings.warn(f"possible mode collapse at step {self.step}: sample diversity is "
+                          f"{result['diversity_ratio']:.2f}× the real data's", stacklevel=2)
+        if self._writer is not None:
+            for key in ("fd", "kid", "precision", "recall", "diversity_ratio"):
+                self._writer.add_scalar(f"quality/{key}", result[key], self.step)
+        for callback in self.callbacks:
+            callback.on_metrics(self, result)
+        return result
+
+    def save(self, filename: str | None = None) -> Path | None:
         """Write a checkpoint of everything needed to resume (rank 0, with ``out_dir`` set)."""
         if self.out_dir is None or self.rank != 0:
             return None
         self._flush()
-        self.last_checkpoint = save_checkpoint(
+        path = save_checkpoint(
             self.out_dir,
             step=self.step,
             models={"generator": self.generator, "discriminator": self.discriminator},
             optimizers={"generator": self.g_optimizer, "discriminator": self.d_optimizer},
             ema=self.ema,
             config=asdict(self.config),
-            history=self.history,
+            history={**self.history, "metrics": self.metrics},
+            filename=filename,
         )
-        return self.last_checkpoint
+        if filename is None:
+            self.last_checkpoint = path
+        return path
 
     def resume(self) -> bool:
         """Load the newest checkpoint in ``out_dir``; ``False`` when there is none."""
@@ -291,7 +327,10 @@ class GANTrainer:
             map_location=self.device,
         )
         self.step = state["step"]
-        self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **state["history"]}
+        history = dict(state["history"])
+        self.metrics = list(history.pop("metrics", []))
+        self.collapse_step = next((m["step"] for m in self.metrics if m["collapsed"]), None)
+        self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **history}
         self.last_checkpoint = path
         # a fresh noise stream, different from the one the first run used
         self._seed_generator.manual_seed(self.config.seed + self.step)
@@ -338,6 +377,10 @@ class GANTrainer:
                 if self.rank == 0 and (self.step % cfg.sample_every == 0 or self.step == total):
                     self._flush()
                     self._take_sample()
+                if self.quality is not None and self.rank == 0 and (
+                        (cfg.metric_every and self.step % cfg.metric_every == 0) or self.step == total):
+                    self._flush()
+                    self.evaluate_quality()
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
                     self.save()
             self.save()
@@ -362,3 +405,76 @@ def eval_mode(*modules: nn.Module):
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
+
+
+# --------------------------------------------------------------------------- classifiers
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """Logits for uint8 ``images`` (moved to the model's device batch by batch), model in eval mode."""
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        return torch.cat([model(to_float(images[i:i + batch_size].to(device))).float().cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int = 30,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    augment=None,
+    class_weight: torch.Tensor | None = None,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, list[float]]:
+    """Supervised training with AdamW, cross-entropy and a one-cycle learning-rate schedule.
+
+    ``images`` are uint8 ``(N, C, H, W)``, kept on ``device`` whole; ``augment`` (float
+    ``[-1, 1]`` batch → batch) runs there too; ``class_weight`` weighs the loss per class
+    (for unbalanced labels). Returns per-epoch ``train_loss``,
+    ``train_acc`` and, with ``val``, ``val_acc``.
+    """
+    device = torch.device(device)
+    model.to(device).train()
+    images, labels = images.to(device), labels.to(device)
+    class_weight = class_weight.to(device) if class_weight is not None else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
+    steps_per_epoch = max(1, len(images) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": []}
+    bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress)
+    for epoch in bar:
+        order = torch.randperm(len(images), device=device, generator=generator)
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        for i in range(steps_per_epoch):
+            index = order[i * batch_size:(i + 1) * batch_size]
+            x, y = to_float(images[index]), labels[index]
+            if augment is not None:
+                x = augment(x)
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y, weight=class_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.detach() * len(index)
+            correct += (logits.argmax(1) == y).sum()
+        seen = steps_per_epoch * batch_size if len(images) >= batch_size else len(images)
+        history["epoch"].append(epoch + 1)
+        history["train_loss"].append(total_loss.item() / seen)
+        history["train_acc"].append(correct.item() / seen)
+        if val is not None:
+            history["val_acc"].append((predict(model, val[0]).argmax(1) == val[1].cpu()).float().mean().item())
+        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}",
+                        **({"val": f"{history['val_acc'][-1]:.3f}"} if val is not None else {}))
+    model.eval()
+    return history

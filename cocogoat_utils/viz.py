@@ -67,15 +67,24 @@ def smooth(values, window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[start]) / (idx - start)
 
 
-def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss")):
-    """Loss curves from a trainer's ``history`` (raw, faint; smoothed, solid). Returns the axes."""
+def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss"), band: bool = False):
+    """Loss curves from a trainer's ``history`` (raw, faint; smoothed, solid). Returns the axes.
+
+    ``band=True`` shades the moving mean ± one moving standard deviation instead of the raw curve.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
     steps = history["step"]
     window = window or max(1, len(steps) // 50)
     for key in keys:
+        mean = smooth(history[key], window)
+        if band:
+            spread = np.sqrt(np.maximum(smooth(np.square(history[key]), window) - mean**2, 0))
+            line, = ax.plot(steps, mean, label=key)
+            ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0)
+            continue
         line, = ax.plot(steps, history[key], alpha=0.25, linewidth=0.8)
-        ax.plot(steps, smooth(history[key], window), color=line.get_color(), label=key)
+        ax.plot(steps, mean, color=line.get_color(), label=key)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(loc="upper right")
@@ -246,3 +255,31 @@ def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):
         ax.set_title(f"step {int(frames[i].stem.split('_')[-1])}", fontsize=9, loc="left")
     fig.tight_layout()
     return fig
+
+
+def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, axes=None):
+    """Fréchet distance, precision/recall and the diversity ratio over training; marks the first collapse."""
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    steps = [m["step"] for m in metrics]
+    axes[0].plot(steps, [m["fd"] for m in metrics], marker="o")
+    best = min(metrics, key=lambda m: m["fd"])
+    axes[0].scatter([best["step"]], [best["fd"]], s=90, facecolors="none", edgecolors="red", label="best (kept)")
+    axes[0].set_ylabel("Fréchet distance")
+    axes[0].legend(loc="upper right")
+    axes[1].plot(steps, [m["precision"] for m in metrics], marker="o", label="precision")
+    axes[1].plot(steps, [m["recall"] for m in metrics], marker="o", label="recall")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].legend(loc="lower right")
+    axes[2].plot(steps, [m["diversity_ratio"] for m in metrics], marker="o", label="samples / real")
+    axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label="collapse threshold")
+    collapsed = [m["step"] for m in metrics if m["collapsed"]]
+    if collapsed:
+        axes[2].axvline(collapsed[0], color="red", alpha=0.5, label=f"collapse at step {collapsed[0]}")
+    axes[2].set_ylabel("diversity ratio")
+    axes[2].legend(loc="lower right")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].figure.tight_layout()
+    return axes

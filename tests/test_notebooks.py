@@ -15,7 +15,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: what each notebook's summary.json must report, beyond the common keys
 EXPECTED_KEYS = {
     "07_Pokemon_DCGAN": {"dataset_size", "train_images", "image_size", "steps", "final_d_loss", "final_g_loss",
-                         "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png"},
+                         "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png",
+                         "fd", "kid", "kid_std", "precision", "recall", "diversity_ratio", "metric_samples",
+                         "feature_space", "best_fd", "best_step", "fd_floor_real_halves", "collapse_step"},
 }
 COMMON_KEYS = {"notebook", "scale", "device", "seconds", "artifacts"}
 
@@ -47,7 +49,7 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
         path = out_dir / artifact
         assert path.is_file() and path.stat().st_size > 0, f"artifact {artifact} missing or empty"
     for key, value in summary.items():
-        if key.startswith("final_"):
+        if key.startswith("final_") or key in ("fd", "kid", "precision", "recall", "diversity_ratio"):
             assert isinstance(value, float) and value == value, f"{key}={value!r} is not a finite number"
 
 
@@ -91,3 +93,4 @@ def test_pokemon_notebook_trains_on_a_folder_of_own_images(tmp_path: Path):
     text = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells
                    for o in c.get("outputs", []))
     assert "skipped 1 unreadable file" in text and "broken.png" in text
+    assert summary["fd"] is None and "need at least" in text  # 24 images: too few for the quality metrics

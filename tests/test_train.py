@@ -75,7 +75,8 @@ def test_fit_records_history_samples_and_checkpoints(tmp_path):
     state = torch.load(trainer.last_checkpoint, weights_only=True)
     assert state["step"] == 6
     assert state["history"]["step"] == [1, 2, 3, 4, 5, 6]
-    assert set(state["history"]) == {"step", *HISTORY_KEYS}
+    assert set(state["history"]) == {"step", "metrics", *HISTORY_KEYS}
+    assert state["history"]["metrics"] == []  # no quality metrics asked for
 
 
 def test_fit_without_out_dir_writes_nothing(tmp_path, monkeypatch):
