@@ -273,7 +273,6 @@ class GANTrainer:
         for callback in self.callbacks:
             callback.on_sample(self, images)
 
-    @torch.no_grad()
     def evaluate_quality(self) -> dict:
         """Score ``metric_samples`` images from a fixed noise batch with ``quality``; keep the best checkpoint by FD."""
         noise = torch.randn(self.config.metric_samples, self.latent_dim,
@@ -281,10 +280,13 @@ class GANTrainer:
         images = torch.cat([self.sample(noise[i:i + 256]) for i in range(0, len(noise), 256)])
         result = {"step": self.step, **self.quality.evaluate(images)}
         best = min((m["fd"] for m in self.metrics), default=float("inf"))
+        was_diverse = any(not m["collapsed"] for m in self.metrics)
         self.metrics.append(result)
         if result["fd"] < best:
             self.best_checkpoint = self.save(filename="best.pt")
-        if result["collapsed"] and self.collapse_step is None:
+        # a collapse is diversity *falling* below the threshold: early samples that are all alike
+        # (a generator that has not learned yet) are not one
+        if result["collapsed"] and was_diverse and self.collapse_step is None:
             self.collapse_step = self.step
             warnings.warn(f"possible mode collapse at step {self.step}: sample diversity is "
                           f"{result['diversity_ratio']:.2f}× the real data's", stacklevel=2)
@@ -329,7 +331,9 @@ class GANTrainer:
         self.step = state["step"]
         history = dict(state["history"])
         self.metrics = list(history.pop("metrics", []))
-        self.collapse_step = next((m["step"] for m in self.metrics if m["collapsed"]), None)
+        diverse = [i for i, m in enumerate(self.metrics) if not m["collapsed"]]
+        self.collapse_step = next((m["step"] for m in self.metrics[diverse[0]:] if m["collapsed"]), None) \
+            if diverse else None
         self.history = {"step": [], **{k: [] for k in HISTORY_KEYS}, **history}
         self.last_checkpoint = path
         # a fresh noise stream, different from the one the first run used

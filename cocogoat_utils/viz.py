@@ -257,8 +257,8 @@ def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):
     return fig
 
 
-def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, axes=None):
-    """Fréchet distance, precision/recall and the diversity ratio over training; marks the first collapse."""
+def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, collapse_step: int | None = None, axes=None):
+    """Fréchet distance, precision/recall and the diversity ratio over training; marks ``collapse_step``."""
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     steps = [m["step"] for m in metrics]
@@ -273,9 +273,8 @@ def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, axes=N
     axes[1].legend(loc="lower right")
     axes[2].plot(steps, [m["diversity_ratio"] for m in metrics], marker="o", label="samples / real")
     axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label="collapse threshold")
-    collapsed = [m["step"] for m in metrics if m["collapsed"]]
-    if collapsed:
-        axes[2].axvline(collapsed[0], color="red", alpha=0.5, label=f"collapse at step {collapsed[0]}")
+    if collapse_step is not None:
+        axes[2].axvline(collapse_step, color="red", alpha=0.5, label=f"collapse at step {collapse_step}")
     axes[2].set_ylabel("diversity ratio")
     axes[2].legend(loc="lower right")
     for ax in axes:

@@ -120,41 +120,62 @@ def test_inception_is_never_downloaded(monkeypatch, tmp_path):
         load_feature_extractor("clip")
 
 
-class ConstantGenerator(nn.Module):
-    """A collapsed generator: the same image whatever the noise."""
+class CollapsingGenerator(nn.Module):
+    """Real images picked by the noise (diverse) until ``collapsed`` is set, then one image for every noise."""
 
-    def __init__(self, size=32):
+    def __init__(self, bank):
         super().__init__()
         self.latent_dim = 8
-        self.image = nn.Parameter(torch.rand(1, 3, size, size) * 2 - 1)
+        self.bank = bank.float() / 127.5 - 1
+        self.scale = nn.Parameter(torch.ones(()))  # something for the optimiser to hold
+        self.collapsed = False
 
     def forward(self, z):
-        return self.image.expand(len(z), -1, -1, -1)
+        index = torch.zeros(len(z), dtype=torch.long) if self.collapsed else \
+            (z[:, 0].abs() * 1e4).long() % len(self.bank)
+        return (self.bank[index] * self.scale).clamp(-1, 1)
 
 
-def test_trainer_scores_every_n_steps_keeps_the_best_and_flags_collapse(real, tmp_path):
+def test_trainer_scores_every_n_steps_keeps_the_best_and_flags_a_collapse(real, tmp_path):
     from cocogoat_utils.models.dcgan import DCGANDiscriminator
-    from cocogoat_utils.train import GANTrainConfig, GANTrainer
-
-    from cocogoat_utils.train import Callback
+    from cocogoat_utils.train import Callback, GANTrainConfig, GANTrainer
 
     seen = []
 
-    class Recorder(Callback):
+    class CollapseAfterStep4(Callback):
         def on_metrics(self, trainer, result):
             seen.append(result["step"])
+            trainer.generator.collapsed = trainer.step >= 4
 
+    config = GANTrainConfig(steps=6, batch_size=8, log_every=2, sample_every=100, checkpoint_every=0,
+                            n_samples=4, metric_every=2, metric_samples=100)
+    generator = CollapsingGenerator(real[200:])
+    trainer = GANTrainer(generator, DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
+                         config=config, out_dir=tmp_path, progress=False, quality=QualityMetrics(real[:200]),
+                         callbacks=[CollapseAfterStep4()])
+    with pytest.warns(UserWarning, match="mode collapse at step 6"):
+        trainer.fit()
+    assert [m["step"] for m in trainer.metrics] == [2, 4, 6] == seen
+    assert [m["collapsed"] for m in trainer.metrics] == [False, False, True]
+    assert trainer.collapse_step == 6
+    best = min(trainer.metrics, key=lambda m: m["fd"])
+    assert best["step"] != 6 and torch.load(tmp_path / "best.pt", weights_only=True)["step"] == best["step"]
+    saved = torch.load(trainer.last_checkpoint, weights_only=True)["history"]["metrics"]
+    assert [m["step"] for m in saved] == [2, 4, 6]
+    resumed = GANTrainer(CollapsingGenerator(real[200:]), DCGANDiscriminator(image_size=32, width=8),
+                         DeviceImageDataset(real), config=config, out_dir=tmp_path, progress=False)
+    assert resumed.resume() and resumed.collapse_step == 6 and len(resumed.metrics) == 3
+
+
+def test_a_generator_that_never_was_diverse_is_not_called_collapsed(real):
+    from cocogoat_utils.models.dcgan import DCGANDiscriminator
+    from cocogoat_utils.train import GANTrainConfig, GANTrainer
+
+    generator = CollapsingGenerator(real[200:])
+    generator.collapsed = True  # alike from the start, as an untrained generator's grey samples are
     config = GANTrainConfig(steps=4, batch_size=8, log_every=2, sample_every=100, checkpoint_every=0,
                             n_samples=4, metric_every=2, metric_samples=100)
-    trainer = GANTrainer(ConstantGenerator(), DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
-                         config=config, out_dir=tmp_path, progress=False, quality=QualityMetrics(real[:200]),
-                         callbacks=[Recorder()])
-    with pytest.warns(UserWarning, match="mode collapse at step 2"):
-        trainer.fit()
-    assert [m["step"] for m in trainer.metrics] == [2, 4] == seen
-    assert trainer.collapse_step == 2
-    assert (tmp_path / "best.pt").is_file()
-    best = min(trainer.metrics, key=lambda m: m["fd"])
-    assert torch.load(tmp_path / "best.pt", weights_only=True)["step"] == best["step"]
-    saved = torch.load(trainer.last_checkpoint, weights_only=True)["history"]["metrics"]
-    assert [m["step"] for m in saved] == [2, 4]
+    trainer = GANTrainer(generator, DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
+                         config=config, progress=False, quality=QualityMetrics(real[:200]))
+    trainer.fit()
+    assert all(m["collapsed"] for m in trainer.metrics) and trainer.collapse_step is None

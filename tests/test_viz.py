@@ -213,3 +213,17 @@ def test_plot_discriminator_outputs_on_given_axes():
     assert out is ax
     assert len(ax.get_lines()) == 4
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["d_real", "d_fake"]
+
+
+def test_plot_quality_marks_the_best_step_and_the_collapse():
+    from cocogoat_utils.viz import plot_quality
+
+    metrics = [{"step": s, "fd": fd, "precision": 0.5, "recall": 0.4, "diversity_ratio": r, "collapsed": r < 0.5}
+               for s, fd, r in ((100, 9.0, 0.2), (200, 4.0, 0.9), (300, 6.0, 0.3))]
+    axes = plot_quality(metrics, collapse_step=300)
+    assert len(axes) == 3
+    best = axes[0].collections[0].get_offsets()[0]
+    assert tuple(best) == (200.0, 4.0)
+    labels = [line.get_label() for line in axes[2].get_lines()]
+    assert "collapse at step 300" in labels and "collapse threshold" in labels
+    assert "collapse at step" not in " ".join(line.get_label() for line in plot_quality(metrics)[2].get_lines())
