@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import math
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,3 +21,23 @@ def test_throughput_benchmark_smoke(tmp_path):
     assert any("tutorial" in v for v in variants) and any("cocogoat" in v for v in variants)
     for row in report["rows"]:
         assert row["images_per_s"] > 0 and row["batch"] == 16
+
+
+def test_quality_benchmark_smoke(tmp_path):
+    """Every registered model trains, gets scored and drawn; the baseline comes first; the floor is there."""
+    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--smoke", "--seconds", "1", "--device", "cpu", "--out-dir", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "quality_cpu_smoke.json").read_text())
+    rows = report["rows"]
+    assert [row["model"] for row in rows] == list(bench.MODELS)  # one row per registered model, in order
+    assert rows[0]["baseline"] and rows[0]["model"] == bench.BASELINE and not any(r["baseline"] for r in rows[1:])
+    for row in rows:
+        metrics = row["metrics"]
+        assert math.isfinite(metrics["fd"]) and math.isfinite(metrics["kid"]) and math.isfinite(metrics["kid_std"])
+        assert row["steps"] > 0 and row["images_per_s"] > 0 and row["g_params"] > 0 and row["d_params"] > 0
+        assert metrics["n_samples"] > int(re.search(r"(\d+)-d", row["feature_space"]).group(1))  # > feature dims
+        assert (tmp_path / f"quality_{row['model']}_cpu_smoke.png").is_file()
+    floor = report["floor"]
+    assert math.isfinite(floor["fd"]) and math.isfinite(floor["kid"]) and floor["n_per_half"] > 0
