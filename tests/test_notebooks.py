@@ -14,6 +14,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 #: what each notebook's summary.json must report, beyond the common keys
 EXPECTED_KEYS = {
+    "00_GAN_Conceptos": {"dataset_size", "image_size", "steps", "hand_convolution_matches", "g1_d_loss", "g1_g_loss",
+                         "g2_d_loss", "g2_g_loss", "g1_fd", "g2_fd", "metric_samples", "feature_space"},
     "07_Pokemon_DCGAN": {"dataset_size", "train_images", "image_size", "steps", "final_d_loss", "final_g_loss",
                          "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png",
                          "fd", "kid", "kid_std", "precision", "recall", "diversity_ratio", "metric_samples",
@@ -48,8 +50,11 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
     for artifact in summary["artifacts"]:
         path = out_dir / artifact
         assert path.is_file() and path.stat().st_size > 0, f"artifact {artifact} missing or empty"
+    if "hand_convolution_matches" in summary:
+        assert summary["hand_convolution_matches"] is True
     for key, value in summary.items():
-        if key.startswith("final_") or key in ("fd", "kid", "precision", "recall", "diversity_ratio"):
+        if key.startswith("final_") or key.endswith(("_d_loss", "_g_loss", "_fd")) or key in (
+                "fd", "kid", "precision", "recall", "diversity_ratio"):
             assert isinstance(value, float) and value == value, f"{key}={value!r} is not a finite number"
 
 
