@@ -90,21 +90,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- helpers
 
-def synchronize(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def device_name(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
@@ -129,6 +114,8 @@ def tutorial_loop(image_folder: Path, device, *, batch_size: int, workers: int, 
     https://pytorch.org/tutorials/beginner/dcgan_faces_tutorial.html, with the only change
     that D returns logits, so BCELoss+sigmoid becomes BCEWithLogitsLoss.
     """
+    from cocogoat_utils.runtime import synchronize
+
     import torch
     import torchvision.datasets as dset
     import torchvision.transforms as transforms
@@ -207,6 +194,8 @@ def tutorial_loop(image_folder: Path, device, *, batch_size: int, workers: int, 
 
 def cocogoat_trainer(images, device, *, batch_size: int, steps: int, warmup: int, channels_last: bool, amp: bool,
                      seed: int) -> dict:
+    from cocogoat_utils.runtime import synchronize
+
     import torch
 
     from cocogoat_utils.data import DeviceImageDataset
@@ -288,6 +277,7 @@ def main(argv=None) -> int:
     import torchvision
 
     from cocogoat_utils.data import load_openmoji
+    from cocogoat_utils.runtime import device_name
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else "cpu" if args.device == "auto" else args.device)

@@ -172,23 +172,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- helpers
 
-def synchronize(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def device_name(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
@@ -199,6 +182,8 @@ def count_parameters(module) -> int:
 
 def train_for(trainer, seconds: float, check_every: int) -> dict:
     """``trainer.train_step()`` until ``seconds`` have passed, reading the clock every ``check_every`` steps."""
+    from cocogoat_utils.runtime import synchronize
+
     import torch
 
     device = trainer.device
@@ -262,7 +247,7 @@ def main(argv=None) -> int:
 
     from cocogoat_utils.data import DeviceImageDataset, load_openmoji
     from cocogoat_utils.metrics import QualityMetrics, real_data_floor
-    from cocogoat_utils.runtime import pick_device
+    from cocogoat_utils.runtime import device_name, pick_device
     from cocogoat_utils.train import GANTrainer
     from cocogoat_utils.viz import save_grid
 

@@ -78,3 +78,18 @@ def short_path(path: str | Path) -> str:
         return str(path.relative_to(repo_root()))
     except ValueError:
         return str(path)
+
+
+def device_name(device: str | torch.device) -> str:
+    """The accelerator's model name (``"NVIDIA H100 80GB HBM3"``), else the device type (``"cpu"``)."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for the device's queued work (before reading a clock); nothing to wait for on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

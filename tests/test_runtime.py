@@ -122,3 +122,10 @@ def test_short_path_is_relative_inside_the_repo_only(tmp_path):
 
     assert short_path(repo_root() / "runs" / "x" / "summary.json") == "runs/x/summary.json"
     assert short_path(tmp_path / "a.png") == str((tmp_path / "a.png").resolve())
+
+
+def test_device_name_and_synchronize_on_the_cpu():
+    from cocogoat_utils.runtime import device_name, synchronize
+
+    assert device_name("cpu") == "cpu"
+    synchronize("cpu")  # nothing queued: returns at once
