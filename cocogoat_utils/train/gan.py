@@ -27,10 +27,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import DIFF_AUGMENTS, diff_augment
-from .checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
-from .data import DeviceImageDataset, to_float, to_uint8
-from .losses import get_loss
+from ..augment import DIFF_AUGMENTS, diff_augment
+from ..checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
+from ..data import DeviceImageDataset, to_uint8
+from ..losses import get_loss
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
 
@@ -409,76 +409,3 @@ def eval_mode(*modules: nn.Module):
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
-
-
-# --------------------------------------------------------------------------- classifiers
-
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
-    """Logits for uint8 ``images`` (moved to the model's device batch by batch), model in eval mode."""
-    device = next(model.parameters()).device
-    with eval_mode(model):
-        return torch.cat([model(to_float(images[i:i + batch_size].to(device))).float().cpu()
-                          for i in range(0, len(images), batch_size)])
-
-
-def train_classifier(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    epochs: int = 30,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    val: tuple[torch.Tensor, torch.Tensor] | None = None,
-    augment=None,
-    class_weight: torch.Tensor | None = None,
-    device: str | torch.device = "cpu",
-    seed: int = 0,
-    progress: bool = True,
-) -> dict[str, list[float]]:
-    """Supervised training with AdamW, cross-entropy and a one-cycle learning-rate schedule.
-
-    ``images`` are uint8 ``(N, C, H, W)``, kept on ``device`` whole; ``augment`` (float
-    ``[-1, 1]`` batch → batch) runs there too; ``class_weight`` weighs the loss per class
-    (for unbalanced labels). Returns per-epoch ``train_loss``,
-    ``train_acc`` and, with ``val``, ``val_acc``.
-    """
-    device = torch.device(device)
-    model.to(device).train()
-    images, labels = images.to(device), labels.to(device)
-    class_weight = class_weight.to(device) if class_weight is not None else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
-    steps_per_epoch = max(1, len(images) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": []}
-    bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress)
-    for epoch in bar:
-        order = torch.randperm(len(images), device=device, generator=generator)
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        for i in range(steps_per_epoch):
-            index = order[i * batch_size:(i + 1) * batch_size]
-            x, y = to_float(images[index]), labels[index]
-            if augment is not None:
-                x = augment(x)
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y, weight=class_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.detach() * len(index)
-            correct += (logits.argmax(1) == y).sum()
-        seen = steps_per_epoch * batch_size if len(images) >= batch_size else len(images)
-        history["epoch"].append(epoch + 1)
-        history["train_loss"].append(total_loss.item() / seen)
-        history["train_acc"].append(correct.item() / seen)
-        if val is not None:
-            history["val_acc"].append((predict(model, val[0]).argmax(1) == val[1].cpu()).float().mean().item())
-        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}",
-                        **({"val": f"{history['val_acc'][-1]:.3f}"} if val is not None else {}))
-    model.eval()
-    return history
