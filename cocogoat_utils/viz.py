@@ -34,7 +34,15 @@ def image_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.T
 
 
 def show_images(images: torch.Tensor, nrow: int = 8, *, title: str | None = None, ax=None, figsize=None):
-    """Draw a grid of ``images`` with matplotlib; returns the axes."""
+    """Draw a grid of ``images`` with matplotlib (an empty batch draws an empty panel); returns the axes."""
+    if len(images) == 0:
+        if ax is None:
+            _, ax = plt.subplots(figsize=figsize or (8, 1.5))
+        ax.text(0.5, 0.5, "(no images)", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title)
+        return ax
     grid = image_grid(images, nrow=nrow)
     if ax is None:
         height = grid.shape[1] / grid.shape[2]

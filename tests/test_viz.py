@@ -227,3 +227,10 @@ def test_plot_quality_marks_the_best_step_and_the_collapse():
     labels = [line.get_label() for line in axes[2].get_lines()]
     assert "collapse at step 300" in labels and "collapse threshold" in labels
     assert "collapse at step" not in " ".join(line.get_label() for line in plot_quality(metrics)[2].get_lines())
+
+
+def test_show_images_of_an_empty_batch_draws_an_empty_panel():
+    from cocogoat_utils.viz import show_images
+
+    ax = show_images(torch.zeros(0, 3, 8, 8, dtype=torch.uint8), title="kept")
+    assert ax.get_title() == "kept" and ax.texts[0].get_text() == "(no images)"

@@ -1,0 +1,155 @@
+"""cocogoat_utils.labels: a crash-safe CSV of hand labels and the ipywidgets labeller."""
+
+import warnings
+
+import pytest
+import torch
+
+from cocogoat_utils.labels import Labeller, LabelStore, png_bytes
+
+CLASSES = ("keep", "low_quality", "off_target")
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "labels" / "selection.csv"
+
+
+def test_round_trip_and_resume(path):
+    store = LabelStore(path, CLASSES)
+    store.add("cat", "keep")
+    store.add("dog, blurred", "low_quality")  # a comma in a name is quoted
+    assert path.read_text().splitlines()[0] == "name,label"
+    again = LabelStore(path, CLASSES)  # a new kernel on the same file
+    assert again.labels == {"cat": "keep", "dog, blurred": "low_quality"} == store.load()
+    assert again.counts() == {"keep": 1, "low_quality": 1, "off_target": 0}
+    again.add("car", "off_target")
+    assert len(LabelStore(path, CLASSES)) == 3
+
+
+def test_last_label_wins(path):
+    store = LabelStore(path, CLASSES)
+    store.add("cat", "keep")
+    store.add("cat", "off_target")
+    assert store.labels == {"cat": "off_target"} == LabelStore(path, CLASSES).labels
+    assert len(path.read_text().splitlines()) == 3  # header and both rows: append only
+
+
+def test_corrupt_lines_are_reported_by_number_and_skipped(path):
+    path.parent.mkdir(parents=True)
+    path.write_text("name,label\ncat,keep\nbroken\n,keep\ndog,low_quality\n")
+    with pytest.warns(UserWarning, match=r"lines 3, 4") as record:
+        store = LabelStore(path, CLASSES)
+    assert len(record) == 1
+    assert store.labels == {"cat": "keep", "dog": "low_quality"}
+
+
+def test_a_row_cut_short_by_a_crash_does_not_swallow_the_next_one(path):
+    path.parent.mkdir(parents=True)
+    path.write_text("name,label\ncat,keep\ndog,lo")  # the kernel died mid-write
+    with pytest.warns(UserWarning, match="line 3"):
+        store = LabelStore(path, CLASSES)
+    store.add("dog", "low_quality")
+    with pytest.warns(UserWarning, match="line 3"):
+        assert LabelStore(path, CLASSES).labels == {"cat": "keep", "dog": "low_quality"}
+
+
+def test_unknown_class(path):
+    store = LabelStore(path, CLASSES)
+    with pytest.raises(ValueError, match="keep.*low_quality.*off_target"):
+        store.add("cat", "good")
+    assert not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("name,label\ncat,keep\ndog,good\n")
+    with pytest.warns(UserWarning, match=r"line 3 .*keep"):
+        assert LabelStore(path, CLASSES).labels == {"cat": "keep"}
+
+
+def test_resolve_reports_names_that_no_longer_exist(path):
+    store = LabelStore(path, CLASSES)
+    for name, label in [("cat", "keep"), ("gone", "off_target"), ("dog", "low_quality")]:
+        store.add(name, label)
+    with pytest.warns(UserWarning, match="'gone'"):
+        found, missing = store.resolve(["cat", "dog", "cow"])
+    assert found == {"cat": "keep", "dog": "low_quality"} and missing == ["gone"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.resolve(["cat", "dog", "gone"])[1] == []
+
+
+def _tiny():
+    images = torch.randint(0, 256, (5, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return images, [f"im{i}" for i in range(5)]
+
+
+def test_png_bytes_enlarges_with_nearest():
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = _tiny()[0][0]
+    pil = Image.open(BytesIO(png_bytes(image, scale=4)))
+    assert pil.size == (16, 16)
+    assert pil.getpixel((5, 6)) == tuple(image[:, 1, 1].tolist())
+
+
+def test_labeller_headless(path):
+    images, names = _tiny()
+    store = LabelStore(path, CLASSES)
+    lab = Labeller(images, store, names=names, scale=2)
+    assert lab.current == "im0" and lab.progress.value == "0 / 5 labelled"
+    assert bytes(lab.image.value).startswith(b"\x89PNG")
+    lab.label("keep")
+    lab.label("off_target")
+    assert lab.current == "im2" and lab.progress.value == "2 / 5 labelled"
+    lab.back()
+    assert lab.current == "im1"
+    lab.label("low_quality")  # label again: the last one wins
+    assert lab.current == "im2"
+    lab.skip()
+    assert lab.current == "im3" and lab.progress.value == "2 / 5 labelled"
+    resumed = LabelStore(path, CLASSES)  # what is on disk
+    assert resumed.labels == {"im0": "keep", "im1": "low_quality"}
+    again = Labeller(images, resumed, names=names)  # a new kernel starts at the first unlabelled image
+    assert again.current == "im2"
+    for _ in range(3):
+        again.label("keep")
+    assert again.current is None and again.progress.value == "5 / 5 labelled"
+    again.back()
+    assert again.current == "im4"
+    with pytest.raises(ValueError, match="distinct"):
+        Labeller(images, store, names=["a", "a", "b", "c", "d"])
+
+
+def test_labeller_skipped_images_come_round_again(path):
+    images, names = _tiny()
+    lab = Labeller(images, LabelStore(path, CLASSES), names=names, order=[4, 3])
+    assert lab.current == "im4"
+    lab.skip()
+    lab.label("keep")
+    assert lab.current == "im4"  # the skipped one, last unlabelled
+    lab.skip()
+    assert lab.current == "im4"
+
+
+def test_labeller_keyboard(path):
+    images, names = _tiny()
+    store = LabelStore(path, CLASSES)
+    lab = Labeller(images, store, names=names)
+
+    def type_and_enter(text):
+        lab.keys.value = text
+        if lab._submit_on_enter:  # ipywidgets 7: the frontend's submit event
+            lab.keys._submission_callbacks(lab.keys)
+
+    type_and_enter("2")
+    assert store.labels == {"im0": "low_quality"} and lab.keys.value == ""
+    type_and_enter("o")
+    type_and_enter("b")
+    assert lab.current == "im1"
+    type_and_enter("K")
+    type_and_enter("s")
+    assert lab.current == "im3"
+    type_and_enter("9")
+    assert "9" in lab.status.value and lab.current == "im3"
+    assert LabelStore(path, CLASSES).labels == {"im0": "low_quality", "im1": "keep"}
