@@ -56,3 +56,10 @@ def test_pseudo_labels_and_self_training_rounds():
     assert [r["round"] for r in report] == [0, 1, 2]
     assert report[0]["pseudo_labels"] == 0 and report[1]["pseudo_labels"] == 128  # two classes: every p ≥ 0.5
     assert all(0 <= r["val_acc"] <= 1 for r in report) and isinstance(final, ImageClassifier)
+
+
+def test_validation_every_n_epochs_and_after_the_last():
+    images, labels = _two_classes(64, 0)
+    history = train_classifier(_model(), images, labels, epochs=5, batch_size=32, val=_two_classes(32, 1),
+                               val_every=2, progress=False)
+    assert history["val_epoch"] == [2, 4, 5] and len(history["val_acc"]) == 3

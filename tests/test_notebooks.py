@@ -16,6 +16,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED_KEYS = {
     "00_GAN_Conceptos": {"dataset_size", "image_size", "steps", "hand_convolution_matches", "g1_d_loss", "g1_g_loss",
                          "g2_d_loss", "g2_g_loss", "g1_fd", "g2_fd", "metric_samples", "feature_space"},
+    "01_DataSelector": {"images", "hand_labels", "held_out", "held_out_accuracy", "pseudo_label_accuracy", "threshold",
+                        "kept", "kept_precision", "labels_vs_accuracy"},
     "07_Pokemon_DCGAN": {"dataset_size", "train_images", "image_size", "steps", "final_d_loss", "final_g_loss",
                          "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png",
                          "fd", "kid", "kid_std", "precision", "recall", "diversity_ratio", "metric_samples",
@@ -50,6 +52,11 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
     for artifact in summary["artifacts"]:
         path = out_dir / artifact
         assert path.is_file() and path.stat().st_size > 0, f"artifact {artifact} missing or empty"
+    for key in ("held_out_accuracy", "pseudo_label_accuracy"):
+        if key in summary:
+            assert 0.0 <= summary[key] <= 1.0
+    if "labels_vs_accuracy" in summary:
+        assert summary["labels_vs_accuracy"], "no point on the labels-vs-accuracy curve"
     if "hand_convolution_matches" in summary:
         assert summary["hand_convolution_matches"] is True
     for key, value in summary.items():

@@ -32,6 +32,7 @@ def train_classifier(
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    val_every: int = 1,
     augment=None,
     class_weight: torch.Tensor | None = None,
     unlabeled: torch.Tensor | None = None,
@@ -48,7 +49,8 @@ def train_classifier(
     step adds entropy minimisation on an unlabelled batch (Grandvalet & Bengio 2005,
     "Semi-supervised Learning by Entropy Minimization"): ``λ · mean(−Σ_c p_c log p_c)``,
     which pushes the decision boundary away from the unlabelled data.
-    Returns per-epoch ``train_loss``, ``train_acc`` and, with ``val``, ``val_acc``.
+    Returns per-epoch ``train_loss`` and ``train_acc``; with ``val``, ``val_acc`` every
+    ``val_every`` epochs and after the last (``val_epoch`` says which).
     """
     device = torch.device(device)
     model.to(device).train()
@@ -60,7 +62,7 @@ def train_classifier(
     steps_per_epoch = max(1, len(images) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
     generator = torch.Generator(device=device).manual_seed(seed)
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": []}
+    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": [], "val_epoch": []}
     bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress)
     for epoch in bar:
         order = torch.randperm(len(images), device=device, generator=generator)
@@ -88,10 +90,11 @@ def train_classifier(
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(total_loss.item() / seen)
         history["train_acc"].append(correct.item() / seen)
-        if val is not None:
+        if val is not None and ((epoch + 1) % val_every == 0 or epoch + 1 == epochs):
             history["val_acc"].append((predict(model, val[0]).argmax(1) == val[1].cpu()).float().mean().item())
+            history["val_epoch"].append(epoch + 1)
         bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}",
-                        **({"val": f"{history['val_acc'][-1]:.3f}"} if val is not None else {}))
+                        **({"val": f"{history['val_acc'][-1]:.3f}"} if history["val_acc"] else {}))
     model.eval()
     return history
 
