@@ -16,7 +16,6 @@ tensor, with one name and one category per image.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import warnings
@@ -261,11 +260,6 @@ def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=Non
     if data_dir is None:
         return load_openmoji(image_size, categories=categories, background=background)
     return load_image_folder(data_dir, image_size, background=background)
-
-
-def dataset_fingerprint(images: torch.Tensor) -> str:
-    """A short hash of the pixel data, to tell datasets apart in checkpoint names."""
-    return hashlib.sha1(images.numpy().tobytes()).hexdigest()[:8]
 
 
 # --------------------------------------------------------------------------- device-resident batches
