@@ -19,13 +19,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
-## run: every notebook headless at `cpu` scale on the embedded dataset
+## run: every notebook headless at `cpu` scale on the embedded dataset (papermill through cocogoat_utils.execute,
+##      which avoids a rare lost-reply hang after widget cells)
 ##      → runs/cpu/<notebook>.ipynb, artifacts in runs/<notebook>/cpu/, figures in runs/RESULTS_cpu.md
 run: venv
 	@mkdir -p $(RUNS)/cpu
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); echo "== $$name (cpu scale)"; \
-	  COCOGOAT_SCALE=cpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/cpu/$$name.ipynb || exit 1; \
+	  COCOGOAT_SCALE=cpu $(PY) -m cocogoat_utils.execute --cwd notebooks $$nb $(RUNS)/cpu/$$name.ipynb || exit 1; \
 	done
 	@$(PY) -m cocogoat_utils.report $(RUNS) cpu
 
@@ -43,7 +44,7 @@ gpu-run: venv
 	@mkdir -p $(RUNS)/gpu
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); echo "== $$name (gpu scale)"; \
-	  COCOGOAT_SCALE=gpu $(PY) -m papermill --cwd notebooks $$nb $(RUNS)/gpu/$$name.ipynb \
+	  COCOGOAT_SCALE=gpu $(PY) -m cocogoat_utils.execute --cwd notebooks $$nb $(RUNS)/gpu/$$name.ipynb \
 	    && cp $(RUNS)/gpu/$$name.ipynb $$nb || exit 1; \
 	done
 	@$(PY) -m cocogoat_utils.report $(RUNS) gpu
