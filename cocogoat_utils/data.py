@@ -353,7 +353,9 @@ class DeviceImageDataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])
 
-    def sample(self, batch_size: int) -> torch.Tensor:
-        """A random batch (with replacement) as float ``[-1, 1]`` on the device."""
+    def sample(self, batch_size: int, *, with_index: bool = False):
+        """A random batch (with replacement) as float ``[-1, 1]`` on the device; with ``with_index``,
+        ``(batch, index)`` so that labels can follow their images."""
         index = torch.randint(len(self), (batch_size,), device=self.device, generator=self.generator)
-        return to_float(self.images[index]).contiguous(memory_format=self.memory_format)
+        batch = to_float(self.images[index]).contiguous(memory_format=self.memory_format)
+        return (batch, index) if with_index else batch

@@ -116,6 +116,12 @@ class LiveLossPlot(Callback):
         self.every, self.window, self.handle, self.count = every, window, None, 0
 
     def _figure(self, trainer):
+        if "d_loss" not in trainer.history:  # one loss (a diffusion trainer): one panel
+            fig, ax = plt.subplots(figsize=(8, 3.2))
+            plot_losses(trainer.history, ax=ax, window=self.window, keys=("loss",))
+            fig.tight_layout()
+            plt.close(fig)
+            return fig
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
         plot_losses(trainer.history, ax=axes[0], window=self.window)
         plot_discriminator_outputs(trainer.history, ax=axes[1], window=self.window)
@@ -233,6 +239,29 @@ def truncation_slider(generator: torch.nn.Module, *, n: int = 16, seed: int = 0)
     seed_box.observe(redraw, names="value")
     redraw()
     box = widgets.VBox([widgets.HBox([slider, seed_box]), output])
+    display(box)
+    return box
+
+
+def frame_slider(frames: list[torch.Tensor], titles: list[str], *, nrow: int = 8, description: str = "frame"):
+    """An ipywidgets slider that shows one of ``frames`` (image batches) at a time, titled by ``titles``."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    if not frames or len(frames) != len(titles):
+        raise ValueError(f"{len(frames)} frames and {len(titles)} titles: need as many of each, at least one")
+    output = widgets.Output()
+    slider = widgets.IntSlider(value=0, min=0, max=len(frames) - 1, description=description, continuous_update=False)
+
+    def redraw(_=None):
+        with output:
+            output.clear_output(wait=True)
+            show_images(frames[slider.value], nrow=nrow, title=titles[slider.value])
+            plt.show()
+
+    slider.observe(redraw, names="value")
+    redraw()
+    box = widgets.VBox([slider, output])
     display(box)
     return box
 

@@ -338,3 +338,13 @@ def test_generator_twice_per_discriminator_step_counts_updates():
     trainer.fit()
     assert trainer.g_optimizer.state_dict()["state"][0]["step"].item() == 6
     assert trainer.d_optimizer.state_dict()["state"][0]["step"].item() == 3
+
+
+def test_time_budget_ends_training_early_and_closes_it_properly(tmp_path):
+    trainer = _trainer(tmp_path / "run", steps=50, sample_every=40, checkpoint_every=40)
+    history = trainer.fit(seconds=0.0)  # the budget is spent after the first step
+    assert trainer.step == 1 and history["step"] == [1]
+    assert list_checkpoints(tmp_path / "run")[-1].name == "step_00000001.pt"
+    assert len(trainer.samples) == 2  # at step 0 and at the (early) last step
+    trainer.fit(seconds=60.0)  # a generous budget: the planned steps decide
+    assert trainer.step == 50

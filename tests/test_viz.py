@@ -234,3 +234,24 @@ def test_show_images_of_an_empty_batch_draws_an_empty_panel():
 
     ax = show_images(torch.zeros(0, 3, 8, 8, dtype=torch.uint8), title="kept")
     assert ax.get_title() == "kept" and ax.texts[0].get_text() == "(no images)"
+
+
+def test_frame_slider_moves_between_frames():
+    from cocogoat_utils.viz import frame_slider
+
+    frames = [torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)]
+    box = frame_slider(frames, ["t = 10", "t = 0"], description="t")
+    slider = box.children[0]
+    assert (slider.min, slider.max, slider.value) == (0, 1, 0)
+    slider.value = 1  # redraws the second frame without error
+    with pytest.raises(ValueError, match="as many"):
+        frame_slider(frames, ["only one"])
+
+
+def test_live_loss_plot_draws_a_single_loss_history():
+    from types import SimpleNamespace
+
+    from cocogoat_utils.viz import LiveLossPlot
+
+    figure = LiveLossPlot()._figure(SimpleNamespace(history={"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}))
+    assert len(figure.axes) == 1 and figure.axes[0].get_legend_handles_labels()[1] == ["loss"]

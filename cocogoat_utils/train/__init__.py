@@ -1,10 +1,14 @@
-"""The training loops: GANs (``gan``) and classifiers (``classifier``), with their callbacks.
+"""The training loops: GANs (``gan``), diffusion models (``diffusion``), classifiers (``classifier``)
+and inpainters (``inpaint``).
 
 Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, train_classifier``.
 """
 
 from .classifier import predict, pseudo_label, self_train, train_classifier
+from .diffusion import DiffusionTrainConfig, DiffusionTrainer
 from .gan import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, eval_mode, make_adam
+from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
 
-__all__ = ["EMA", "HISTORY_KEYS", "Callback", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam",
-           "predict", "pseudo_label", "self_train", "train_classifier"]
+__all__ = ["DiffusionTrainConfig", "DiffusionTrainer", "EMA", "HISTORY_KEYS", "Callback", "GANTrainConfig",
+           "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label", "self_train", "train_classifier",
+           "evaluate_inpainter", "fill_holes", "train_inpainter"]

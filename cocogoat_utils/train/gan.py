@@ -19,6 +19,7 @@ import contextlib
 import copy
 import json
 import math
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -349,9 +350,15 @@ class GANTrainer:
                 "image_shape": list(self.data.image_shape), "device": str(self.device)}
         (self.out_dir / "config.json").write_text(json.dumps(info, indent=2))
 
-    def fit(self, steps: int | None = None, *, resume: bool = True) -> dict[str, list[float]]:
-        """Train until ``steps`` (default ``config.steps``) steps in total; returns the loss history."""
+    def fit(self, steps: int | None = None, *, resume: bool = True, seconds: float | None = None) -> dict[str, list[float]]:
+        """Train until ``steps`` (default ``config.steps``) steps in total; returns the loss history.
+
+        ``seconds`` also stops training once that much wall time has gone into this call
+        (so that two models can be compared at equal compute); the last step is then
+        logged, sampled, scored and saved as if it had been the planned last one.
+        """
         total = self.config.steps if steps is None else steps
+        deadline = None if seconds is None else time.perf_counter() + seconds
         if resume:
             self.resume()
         self._write_config()
@@ -364,7 +371,8 @@ class GANTrainer:
         self.generator.train()
         self.discriminator.train()
         cfg = self.config
-        bar = tqdm(total=total, initial=self.step, desc="training", unit="step",
+        bar = tqdm(total=total if deadline is None else None, initial=self.step,  # a time budget: no percentage
+                   desc="training" if deadline is None else f"training for {seconds:g} s", unit="step",
                    disable=not self.progress or self.rank != 0, dynamic_ncols=True)
         try:
             if self.step == 0 and self.rank == 0:
@@ -375,6 +383,8 @@ class GANTrainer:
                 self.step += 1
                 self._buffered_steps.append(self.step)
                 bar.update(1)
+                if deadline is not None and self.step < total and time.perf_counter() >= deadline:
+                    total = self.step  # out of time: this step is the last
                 if len(self._buffered_steps) == cfg.log_every or self.step == total:
                     self._flush()
                     bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}, refresh=False)
