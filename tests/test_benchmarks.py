@@ -41,3 +41,16 @@ def test_quality_benchmark_smoke(tmp_path):
         assert (tmp_path / f"quality_{row['model']}_cpu_smoke.png").is_file()
     floor = report["floor"]
     assert math.isfinite(floor["fd"]) and math.isfinite(floor["kid"]) and floor["n_per_half"] > 0
+
+
+def test_diffusion_sampling_benchmark_smoke(tmp_path):
+    spec = importlib.util.spec_from_file_location("diffusion_sampling", ROOT / "benchmarks" / "diffusion_sampling.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "sampling.json"
+    assert bench.main(["--smoke", "--device", "cpu", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [row["sampler"] for row in report["rows"]] == ["DDPM-20", "DDIM-2"]
+    assert all(row["images_per_s"] > 0 for row in report["rows"])
+    assert report["rows"][1]["speedup_vs_ddpm"] > 2, "a tenth of the steps must be clearly faster"
+    assert report["target"] is None  # the target applies to DDPM-1000 against DDIM-50 only
