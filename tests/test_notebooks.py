@@ -9,6 +9,8 @@ import nbformat
 import papermill
 import pytest
 
+from cocogoat_utils.execute import execute_notebook
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -16,8 +18,12 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED_KEYS = {
     "00_GAN_Conceptos": {"dataset_size", "image_size", "steps", "hand_convolution_matches", "g1_d_loss", "g1_g_loss",
                          "g2_d_loss", "g2_g_loss", "g1_fd", "g2_fd", "metric_samples", "feature_space"},
-    "01_DataSelector": {"images", "hand_labels", "held_out", "held_out_accuracy", "pseudo_label_accuracy", "threshold",
-                        "kept", "kept_precision", "labels_vs_accuracy"},
+    "01_DataSelector": {"images", "hand_labels", "held_out", "unlabelled", "held_out_accuracy", "pseudo_label_accuracy",
+                        "threshold", "kept", "dropped", "kept_precision", "kept_precision_pseudo", "labels_vs_accuracy"},
+    "05_Prototype_LSTM": {"dataset_size", "sizes", "seconds_per_model", "comparison", "metric_samples", "feature_space",
+                          "inpainting", "verdict"},
+    "06_Diffusion": {"dataset_size", "image_size", "schedule", "T", "steps", "final_loss", "samplers", "ddim_speedup",
+                     "metric_samples", "feature_space", "fd_floor_real_halves", "saturated_pixels"},
     "07_Pokemon_DCGAN": {"dataset_size", "train_images", "image_size", "steps", "final_d_loss", "final_g_loss",
                          "final_d_real", "final_d_fake", "samples_png", "training_gif", "truncation_png",
                          "fd", "kid", "kid_std", "precision", "recall", "diversity_ratio", "metric_samples",
@@ -30,7 +36,7 @@ CELL_TIMEOUT = 600
 
 def execute(notebook: Path, executed: Path, **parameters) -> None:
     """Run ``notebook`` headless with papermill into ``executed`` (cwd: the notebook's folder)."""
-    papermill.execute_notebook(
+    execute_notebook(
         str(notebook), str(executed), parameters=parameters, cwd=str(notebook.parent), progress_bar=False,
         kernel_name="python3", execution_timeout=CELL_TIMEOUT, start_timeout=180,
     )
@@ -70,6 +76,25 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
             assert 0.0 <= summary[key] <= 1.0
     if "labels_vs_accuracy" in summary:
         assert summary["labels_vs_accuracy"], "no point on the labels-vs-accuracy curve"
+    for row in summary.get("comparison", []):  # 05: every generator trained and was scored
+        assert row["steps"] >= 1 and row["samples_per_second"] > 0
+        assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
+    if "comparison" in summary:
+        assert {row["model"] for row in summary["comparison"]} == {"dcgan", "lstm", "two-stage"}
+        sizes = {row["model"]: row["parameters"] for row in summary["comparison"]}
+        assert all(abs(n - sizes["lstm"]) < 0.05 * sizes["lstm"] for n in sizes.values()), sizes
+        assert set(summary["inpainting"]) == {"lstm", "conv", "conv-small"}
+        lstm, conv = summary["inpainting"]["lstm"], summary["inpainting"]["conv"]
+        assert abs(lstm["parameters"] - conv["parameters"]) < 0.1 * lstm["parameters"], "equal-size inpainters"
+        assert len(summary["verdict"]) == len(summary["sizes"]) * 2 + 1
+    if "samplers" in summary:  # 06: DDPM over the whole chain first, then each DDIM, all scored
+        names = [row["sampler"] for row in summary["samplers"]]
+        assert names[0] == f"DDPM-{summary['T']}" and all(n.startswith("DDIM-") for n in names[1:]), names
+        for row in summary["samplers"]:
+            assert row["images"] == summary["metric_samples"] and row["images_per_second"] > 0
+            assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
+        assert summary["ddim_speedup"] > 1.5, "DDIM with a tenth of the steps must be clearly faster"
+        assert all(0.0 <= v <= 1.0 for v in summary["saturated_pixels"].values())
     if "hand_convolution_matches" in summary:
         assert summary["hand_convolution_matches"] is True
     for key, value in summary.items():
