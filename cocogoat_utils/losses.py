@@ -9,6 +9,15 @@ The standard GAN objective (Goodfellow et al. 2014, https://arxiv.org/abs/1406.2
 uses the non-saturating form: instead of minimising ``log(1 − D(G(z)))``, whose gradient
 vanishes when D confidently rejects fakes, it maximises ``log D(G(z))`` — that is, it is
 trained with the labels flipped (fakes labelled "real").
+
+The relativistic losses (Jolicoeur-Martineau, *The relativistic discriminator: a key element
+missing from standard GAN*, 2018, https://arxiv.org/abs/1807.00734) score how much more
+real a real image looks than a fake one, ``C(x_r) − C(x_f)`` (RSGAN), or than the average
+fake, ``C(x_r) − E[C(x_f)]`` (the "relativistic average" Ra- losses). Their generator loss
+is the discriminator loss with the roles of real and fake swapped, so the generator also
+learns from the real images' scores. ``C`` is the raw logit. :func:`r1_penalty`
+(Mescheder et al. 2018, https://arxiv.org/abs/1801.04406) is a regulariser on D's
+gradient at real images, added by the trainer (``GANTrainConfig.r1_gamma``).
 """
 
 from __future__ import annotations
@@ -35,6 +44,70 @@ def bce_generator_loss(real_logits: torch.Tensor | None, fake_logits: torch.Tens
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``L_D = E[max(0, 1 − C(x_r))] + E[max(0, 1 + C(x_f))]`` (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_generator_loss(real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``L_G = −E[C(x_f)]``."""
+    return -fake_logits.mean()
+
+
+def rsgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RSGAN: ``L_D = −E[log σ(C(x_r) − C(x_f))]`` over pairs (real i with fake i)."""
+    return F.softplus(-(real_logits - fake_logits)).mean()
+
+
+def rsgan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RSGAN: ``L_G = −E[log σ(C(x_f) − C(x_r))]``."""
+    return rsgan_discriminator_loss(fake_logits, real_logits)
+
+
+def rasgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaSGAN: ``L_D = −E[log σ(C(x_r) − E C(x_f))] − E[log(1 − σ(C(x_f) − E C(x_r)))]``."""
+    return (F.softplus(-(real_logits - fake_logits.mean())).mean()
+            + F.softplus(fake_logits - real_logits.mean()).mean())
+
+
+def rasgan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaSGAN: ``L_G = −E[log σ(C(x_f) − E C(x_r))] − E[log(1 − σ(C(x_r) − E C(x_f)))]``."""
+    return rasgan_discriminator_loss(fake_logits, real_logits)
+
+
+def ralsgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaLSGAN: ``L_D = E[(C(x_r) − E C(x_f) − 1)²] + E[(C(x_f) − E C(x_r) + 1)²]``."""
+    return ((real_logits - fake_logits.mean() - 1) ** 2).mean() + ((fake_logits - real_logits.mean() + 1) ** 2).mean()
+
+
+def ralsgan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaLSGAN: ``L_G = E[(C(x_f) − E C(x_r) − 1)²] + E[(C(x_r) − E C(x_f) + 1)²]``."""
+    return ralsgan_discriminator_loss(fake_logits, real_logits)
+
+
+def rahinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaHinge: ``L_D = E[max(0, 1 − (C(x_r) − E C(x_f)))] + E[max(0, 1 + (C(x_f) − E C(x_r)))]``."""
+    return F.relu(1 - (real_logits - fake_logits.mean())).mean() + F.relu(1 + (fake_logits - real_logits.mean())).mean()
+
+
+def rahinge_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaHinge: ``L_G = E[max(0, 1 − (C(x_f) − E C(x_r)))] + E[max(0, 1 + (C(x_r) − E C(x_f)))]``."""
+    return rahinge_discriminator_loss(fake_logits, real_logits)
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor | list[torch.Tensor],
+               gamma: float = 10.0) -> torch.Tensor:
+    """``(γ/2) · E[‖∇_x C(x_r)‖²]``: the R1 penalty on D's gradient at the real images.
+
+    ``real_images`` (a tensor, or one per scale for a multi-scale D) must have had
+    ``requires_grad_(True)`` before D saw them; the graph is kept so the penalty trains D.
+    """
+    inputs = real_images if isinstance(real_images, (list, tuple)) else [real_images]
+    grads = torch.autograd.grad(real_logits.sum(), inputs, create_graph=True)
+    squared = sum(g.float().pow(2).flatten(1).sum(1) for g in grads)
+    return gamma / 2 * squared.mean()
+
+
 class GANLoss(NamedTuple):
     """A discriminator loss and a generator loss with the shared signature."""
 
@@ -45,6 +118,11 @@ class GANLoss(NamedTuple):
 
 LOSSES: dict[str, GANLoss] = {
     "bce": GANLoss(bce_discriminator_loss, bce_generator_loss),
+    "hinge": GANLoss(hinge_discriminator_loss, hinge_generator_loss),
+    "rsgan": GANLoss(rsgan_discriminator_loss, rsgan_generator_loss, generator_uses_real=True),
+    "rasgan": GANLoss(rasgan_discriminator_loss, rasgan_generator_loss, generator_uses_real=True),
+    "ralsgan": GANLoss(ralsgan_discriminator_loss, ralsgan_generator_loss, generator_uses_real=True),
+    "rahinge": GANLoss(rahinge_discriminator_loss, rahinge_generator_loss, generator_uses_real=True),
 }
 
 

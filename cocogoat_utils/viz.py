@@ -165,6 +165,28 @@ class SampleGridSaver(Callback):
         return sorted(self.folder.glob("step_*.png"))
 
 
+def scale_rows(scales: list[torch.Tensor], n: int = 8) -> torch.Tensor:
+    """The first ``n`` images of every scale, each enlarged (nearest) to the largest size: one grid row per scale."""
+    size = scales[-1].shape[-1]
+    rows = [torch.nn.functional.interpolate(as_uint8(x[:n]).float(), size=size, mode="nearest").to(torch.uint8)
+            for x in scales]
+    return torch.cat(rows)
+
+
+class ScaleGridSaver(Callback):
+    """Writes every scale of a multi-scale generator's fixed-noise samples, a row per scale, to ``folder/step_<step>.png``."""
+
+    def __init__(self, folder: str | Path, n: int = 8) -> None:
+        self.folder, self.n = Path(folder), n
+
+    def on_sample(self, trainer, images: torch.Tensor) -> None:
+        scales = trainer.sample_scales(trainer.fixed_noise[: self.n])
+        save_grid(scale_rows(scales, self.n), self.folder / f"step_{trainer.step:07d}.png", nrow=self.n)
+
+    def frames(self) -> list[Path]:
+        return sorted(self.folder.glob("step_*.png"))
+
+
 def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
              labels: list[str] | None = None, last_frame_ms: int = 1500) -> Path:
     """An animated GIF looping forever: one frame per batch (drawn as a grid) or per image file in ``frames``."""

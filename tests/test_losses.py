@@ -89,3 +89,89 @@ def test_get_loss_unknown_lists_names():
     with pytest.raises(ValueError, match="nope") as info:
         get_loss("nope")
     assert "bce" in str(info.value)
+
+
+# --------------------------------------------------------------------------- hinge and the relativistic family
+
+R = [2.0, -0.5, 1.0]   # C(x_r), the real images' logits
+F_ = [-1.0, 0.5, 3.0]  # C(x_f), the fakes'
+
+
+def _t(values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def _softplus(x):
+    return math.log(1 + math.exp(x))
+
+
+def test_hinge_by_hand():
+    d = _mean([max(0, 1 - r) for r in R]) + _mean([max(0, 1 + f) for f in F_])
+    assert LOSSES["hinge"].discriminator(_t(R), _t(F_)).item() == pytest.approx(d)
+    assert LOSSES["hinge"].generator(None, _t(F_)).item() == pytest.approx(-_mean(F_))
+    assert not LOSSES["hinge"].generator_uses_real
+
+
+def test_rsgan_by_hand():
+    d = _mean([-math.log(_sigmoid(r - f)) for r, f in zip(R, F_)])
+    g = _mean([-math.log(_sigmoid(f - r)) for r, f in zip(R, F_)])
+    assert LOSSES["rsgan"].discriminator(_t(R), _t(F_)).item() == pytest.approx(d)
+    assert LOSSES["rsgan"].generator(_t(R), _t(F_)).item() == pytest.approx(g)
+
+
+def test_rasgan_by_hand():
+    mr, mf = _mean(R), _mean(F_)
+    d = _mean([-math.log(_sigmoid(r - mf)) for r in R]) + _mean([-math.log(1 - _sigmoid(f - mr)) for f in F_])
+    g = _mean([-math.log(_sigmoid(f - mr)) for f in F_]) + _mean([-math.log(1 - _sigmoid(r - mf)) for r in R])
+    assert LOSSES["rasgan"].discriminator(_t(R), _t(F_)).item() == pytest.approx(d)
+    assert LOSSES["rasgan"].generator(_t(R), _t(F_)).item() == pytest.approx(g)
+
+
+def test_ralsgan_by_hand():
+    mr, mf = _mean(R), _mean(F_)
+    d = _mean([(r - mf - 1) ** 2 for r in R]) + _mean([(f - mr + 1) ** 2 for f in F_])
+    g = _mean([(f - mr - 1) ** 2 for f in F_]) + _mean([(r - mf + 1) ** 2 for r in R])
+    assert LOSSES["ralsgan"].discriminator(_t(R), _t(F_)).item() == pytest.approx(d)
+    assert LOSSES["ralsgan"].generator(_t(R), _t(F_)).item() == pytest.approx(g)
+
+
+def test_rahinge_by_hand():
+    mr, mf = _mean(R), _mean(F_)
+    d = _mean([max(0, 1 - (r - mf)) for r in R]) + _mean([max(0, 1 + (f - mr)) for f in F_])
+    g = _mean([max(0, 1 - (f - mr)) for f in F_]) + _mean([max(0, 1 + (r - mf)) for r in R])
+    assert LOSSES["rahinge"].discriminator(_t(R), _t(F_)).item() == pytest.approx(d)
+    assert LOSSES["rahinge"].generator(_t(R), _t(F_)).item() == pytest.approx(g)
+
+
+@pytest.mark.parametrize("name", ["rsgan", "rasgan", "ralsgan", "rahinge"])
+def test_relativistic_generator_loss_is_the_discriminator_loss_with_roles_swapped(name):
+    pair = LOSSES[name]
+    real, fake = torch.randn(7, dtype=torch.float64), torch.randn(7, dtype=torch.float64)
+    assert pair.generator_uses_real
+    assert pair.generator(real, fake).item() == pytest.approx(pair.discriminator(fake, real).item())
+    assert pair.generator(real, fake).item() != pytest.approx(pair.discriminator(real, fake).item())
+
+
+@pytest.mark.parametrize("name", ["rsgan", "rasgan", "ralsgan", "rahinge"])
+def test_relativistic_losses_depend_only_on_differences(name):
+    """Adding a constant to every logit changes nothing: only how much more real the real ones look counts."""
+    pair = LOSSES[name]
+    real, fake = torch.randn(6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    for loss in (pair.discriminator, pair.generator):
+        assert loss(real + 3.0, fake + 3.0).item() == pytest.approx(loss(real, fake).item())
+
+
+def test_r1_penalty_by_hand():
+    from cocogoat_utils.losses import r1_penalty
+
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+    w = torch.tensor([0.5, -2.0])
+    logits = (x * w).sum(1) + (x ** 2).sum(1)  # ∇ = w + 2x per row
+    expected = sum(((w + 2 * row) ** 2).sum().item() for row in x.detach()) / 2 * (10.0 / 2)
+    penalty = r1_penalty(logits, x, gamma=10.0)
+    assert penalty.item() == pytest.approx(expected)
+    penalty.backward()  # the graph was kept: the penalty itself trains
+    assert x.grad is not None
+    parts = [x[:, :1], x[:, 1:]]  # a multi-scale D: the squared gradients of every input add up
+    logits = (parts[0] * 2).sum(1) + (parts[1] * 3).sum(1)
+    assert r1_penalty(logits, parts, gamma=2.0).item() == pytest.approx(4 + 9)

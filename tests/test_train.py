@@ -348,3 +348,19 @@ def test_time_budget_ends_training_early_and_closes_it_properly(tmp_path):
     assert len(trainer.samples) == 2  # at step 0 and at the (early) last step
     trainer.fit(seconds=60.0)  # a generous budget: the planned steps decide
     assert trainer.step == 50
+
+
+@pytest.mark.parametrize("loss", ["hinge", "rsgan", "rasgan", "ralsgan", "rahinge"])
+def test_every_loss_trains(loss):
+    trainer = _trainer(loss=loss, steps=3)
+    history = trainer.fit()
+    assert all(math.isfinite(v) for key in HISTORY_KEYS for v in history[key])
+
+
+def test_r1_penalty_changes_the_discriminator_update():
+    plain, penalised = _trainer(steps=1), _trainer(steps=1, r1_gamma=10.0)
+    plain.fit(), penalised.fit()
+    assert _differ(_params(plain.discriminator), _params(penalised.discriminator))
+    assert penalised.history["d_loss"][0] > 0
+    with pytest.raises(ValueError, match="r1_gamma"):
+        GANTrainConfig(r1_gamma=-1.0)

@@ -6,9 +6,9 @@ Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, t
 
 from .classifier import predict, pseudo_label, self_train, train_classifier
 from .diffusion import DiffusionTrainConfig, DiffusionTrainer
-from .gan import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, eval_mode, make_adam
+from .gan import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, PerScaleLosses, eval_mode, make_adam
 from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
 
 __all__ = ["DiffusionTrainConfig", "DiffusionTrainer", "EMA", "HISTORY_KEYS", "Callback", "GANTrainConfig",
-           "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label", "self_train", "train_classifier",
-           "evaluate_inpainter", "fill_holes", "train_inpainter"]
+           "GANTrainer", "PerScaleLosses", "eval_mode", "make_adam", "predict", "pseudo_label", "self_train",
+           "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter"]

@@ -31,7 +31,8 @@ from tqdm.auto import tqdm
 from ..augment import DIFF_AUGMENTS, diff_augment
 from ..checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
 from ..data import DeviceImageDataset, to_uint8
-from ..losses import get_loss
+from ..models.msggan import image_pyramid
+from ..losses import get_loss, r1_penalty
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
 
@@ -84,6 +85,7 @@ class GANTrainConfig:
     seed: int = 0
     metric_every: int = 0  # steps between quality evaluations (needs ``quality=``; 0: only at the end)
     metric_samples: int = 1000  # generated images per evaluation, from one fixed noise batch
+    r1_gamma: float = 0.0  # weight γ of the R1 penalty on D's gradient at real images (0: off)
 
     def __post_init__(self) -> None:
         get_loss(self.loss)
@@ -93,6 +95,8 @@ class GANTrainConfig:
                 raise ValueError(f"unknown DiffAugment {sorted(unknown)}; choose from {sorted(DIFF_AUGMENTS)}")
         if self.g_steps_per_d_step < 1:
             raise ValueError("g_steps_per_d_step must be at least 1")
+        if self.r1_gamma < 0:
+            raise ValueError(f"r1_gamma={self.r1_gamma}: must be ≥ 0")
         if self.steps < 0 or self.batch_size < 1 or self.log_every < 1:
             raise ValueError("steps ≥ 0, batch_size ≥ 1 and log_every ≥ 1 are required")
 
@@ -181,18 +185,26 @@ class GANTrainer:
     def noise(self, batch_size: int) -> torch.Tensor:
         return torch.randn(batch_size, self.latent_dim, device=self.device, generator=self._seed_generator)
 
-    def augment(self, images: torch.Tensor) -> torch.Tensor:
+    def augment(self, images):
+        """DiffAugment (when configured) of a batch, or of every scale of a multi-scale batch."""
         if not self.config.diffaugment:
             return images
+        if isinstance(images, (list, tuple)):
+            return [diff_augment(x, self.config.diffaugment, generator=self._seed_generator) for x in images]
         return diff_augment(images, self.config.diffaugment, generator=self._seed_generator)
 
     def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Update D on a real and a (detached) fake batch; returns (loss, mean σ(D(real)), mean σ(D(fake)))."""
         self.d_optimizer.zero_grad(set_to_none=True)
+        real = self.augment(real)
+        if self.config.r1_gamma:
+            real = _map(real, lambda x: x.detach().requires_grad_(True))
         with self.autocast():
-            real_logits = self.discriminator(self.augment(real)).float()
-            fake_logits = self.discriminator(self.augment(fake.detach())).float()
+            real_logits = self.discriminator(real).float()
+            fake_logits = self.discriminator(self.augment(_map(fake, torch.Tensor.detach))).float()
             loss = self.loss.discriminator(real_logits, fake_logits)
+            if self.config.r1_gamma:
+                loss = loss + r1_penalty(real_logits, real, self.config.r1_gamma)
         loss.backward()
         self.d_optimizer.step()
         return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
@@ -216,6 +228,8 @@ class GANTrainer:
         real = self.data.sample(batch_size)
         with self.autocast():
             fake = self.generator(self.noise(batch_size))
+        if isinstance(fake, (list, tuple)):  # a multi-scale generator: D sees every scale of the real batch too
+            real = image_pyramid(real, len(fake))
         d_loss, d_real, d_fake = self.discriminator_step(real, fake)
         g_loss = self.generator_step(real, fake)
         for _ in range(self.config.g_steps_per_d_step - 1):
@@ -235,10 +249,15 @@ class GANTrainer:
     @torch.no_grad()
     def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Images for ``noise`` (default: the fixed noise) as uint8 on the CPU, generator in eval mode."""
+        return self.sample_scales(noise)[-1]
+
+    @torch.no_grad()
+    def sample_scales(self, noise: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Like :meth:`sample`, but every scale a multi-scale generator draws (one item for any other)."""
         noise = self.fixed_noise if noise is None else noise.to(self.device)
         with eval_mode(self.sampler), self.autocast():
             images = self.sampler(noise)
-        return to_uint8(images).cpu()
+        return [to_uint8(x).cpu() for x in (images if isinstance(images, (list, tuple)) else [images])]
 
     def _flush(self) -> None:
         """Copy buffered losses to the host (the one sync), check they are finite, extend the history."""
@@ -406,6 +425,37 @@ class GANTrainer:
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
+
+
+def _map(images, function):
+    """``function`` applied to a batch, or to every scale of a multi-scale batch."""
+    return [function(x) for x in images] if isinstance(images, (list, tuple)) else function(images)
+
+
+class PerScaleLosses(Callback):
+    """Each scale's discriminator loss on a fixed real batch and the fixed noise, at every log event.
+
+    For a discriminator with ``per_scale(images)`` (one network per scale); ``history`` maps
+    ``"step"`` and ``"scale_<size>"`` to lists, for a plot of every discriminator's loss.
+    """
+
+    def __init__(self, real: torch.Tensor, *, every: int = 1) -> None:
+        self.real, self.every, self.count = real, every, 0
+        self.history: dict[str, list[float]] = {"step": []}
+
+    @torch.no_grad()
+    def on_log(self, trainer: GANTrainer) -> None:
+        self.count += 1
+        if self.count % self.every:
+            return
+        with eval_mode(trainer.generator, trainer.discriminator):
+            fake = trainer.generator(trainer.fixed_noise[: len(self.real)])
+            real = image_pyramid(self.real.to(trainer.device), len(fake))
+            pairs = zip(trainer.discriminator.per_scale(real), trainer.discriminator.per_scale(fake))
+            losses = [trainer.loss.discriminator(r.float(), f.float()).item() for r, f in pairs]
+        self.history["step"].append(trainer.step)
+        for image, loss in zip(real, losses):
+            self.history.setdefault(f"scale_{image.shape[-1]}", []).append(loss)
 
 
 @contextlib.contextmanager
