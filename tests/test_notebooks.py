@@ -20,6 +20,8 @@ EXPECTED_KEYS = {
                          "g2_d_loss", "g2_g_loss", "g1_fd", "g2_fd", "metric_samples", "feature_space"},
     "01_DataSelector": {"images", "hand_labels", "held_out", "unlabelled", "held_out_accuracy", "pseudo_label_accuracy",
                         "threshold", "kept", "dropped", "kept_precision", "kept_precision_pseudo", "labels_vs_accuracy"},
+    "04_Optimized_Cocogoat": {"dataset_size", "image_size", "scales", "seconds_per_run", "options", "runs",
+                              "metric_samples", "feature_space"},
     "05_Prototype_LSTM": {"dataset_size", "sizes", "seconds_per_model", "comparison", "metric_samples", "feature_space",
                           "inpainting", "verdict"},
     "06_Diffusion": {"dataset_size", "image_size", "schedule", "T", "steps", "final_loss", "samplers", "ddim_speedup",
@@ -87,6 +89,15 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
         lstm, conv = summary["inpainting"]["lstm"], summary["inpainting"]["conv"]
         assert abs(lstm["parameters"] - conv["parameters"]) < 0.1 * lstm["parameters"], "equal-size inpainters"
         assert len(summary["verdict"]) == len(summary["sizes"]) * 2 + 1
+    if "runs" in summary:  # 04: every loss with one discriminator per scale, then the multi-scale one
+        kinds = [(row["loss"], row["discriminator"]) for row in summary["runs"]]
+        assert kinds == [("bce", "per-scale"), ("rasgan", "per-scale"), ("rahinge", "per-scale"),
+                         ("rasgan", "multi-scale"), ("rasgan", "per-scale")], kinds
+        tipped = summary["runs"][-1]["options"]
+        assert tipped == {"residual": True, "batch_norm": False, "d_dropout": 0.2}, tipped
+        assert summary["scales"] == [4, 8, 16, summary["image_size"]]
+        for row in summary["runs"]:
+            assert row["steps"] >= 1 and isinstance(row["fd"], float) and row["fd"] == row["fd"], row
     if "samplers" in summary:  # 06: DDPM over the whole chain first, then each DDIM, all scored
         names = [row["sampler"] for row in summary["samplers"]]
         assert names[0] == f"DDPM-{summary['T']}" and all(n.startswith("DDIM-") for n in names[1:]), names
