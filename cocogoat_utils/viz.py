@@ -187,6 +187,20 @@ class ScaleGridSaver(Callback):
         return sorted(self.folder.glob("step_*.png"))
 
 
+def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "red", "blue"), width: int = 1) -> torch.Tensor:
+    """``images`` (uint8 or float in ``[-1, 1]``) with every set of ``(x0, y0, x1, y1)`` boxes drawn on them, one
+    colour per set (``torchvision.utils.draw_bounding_boxes``); uint8 out."""
+    from torchvision.utils import draw_bounding_boxes
+
+    out = []
+    for i, image in enumerate(as_uint8(images.detach().cpu())[:, :3]):
+        for boxes, color in zip(box_sets, colors):
+            inclusive = boxes[i:i + 1].float() - torch.tensor([0.0, 0.0, 1.0, 1.0])  # it draws x1, y1 themselves
+            image = draw_bounding_boxes(image, inclusive, colors=color, width=width)
+        out.append(image)
+    return torch.stack(out)
+
+
 def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
              labels: list[str] | None = None, last_frame_ms: int = 1500) -> Path:
     """An animated GIF looping forever: one frame per batch (drawn as a grid) or per image file in ``frames``."""

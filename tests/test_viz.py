@@ -255,3 +255,15 @@ def test_live_loss_plot_draws_a_single_loss_history():
 
     figure = LiveLossPlot()._figure(SimpleNamespace(history={"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}))
     assert len(figure.axes) == 1 and figure.axes[0].get_legend_handles_labels()[1] == ["loss"]
+
+
+def test_with_boxes_draws_each_set_in_its_colour():
+    from cocogoat_utils.viz import with_boxes
+
+    images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    drawn = with_boxes(images, torch.tensor([[2.0, 2.0, 10.0, 10.0]] * 2), torch.tensor([[4.0, 4.0, 14.0, 14.0]] * 2),
+                       colors=((0, 255, 0), (255, 0, 0)))
+    assert drawn.shape == (2, 3, 16, 16)
+    assert drawn[0, 1, 2, 5] == 255 and drawn[0, 0, 2, 5] == 0  # the first box's top edge is green
+    assert drawn[0, 0, 13, 8] == 255 and drawn[0, 1, 13, 8] == 0  # the second box's bottom edge is red
+    assert drawn[0, :, 7, 7].sum() == 0, "inside is untouched"

@@ -1,14 +1,16 @@
-"""The training loops: GANs (``gan``), diffusion models (``diffusion``), classifiers (``classifier``)
-and inpainters (``inpaint``).
+"""The training loops: GANs (``gan``), diffusion models (``diffusion``), classifiers (``classifier``),
+inpainters (``inpaint``) and the box regressor (``emboxer``).
 
 Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, train_classifier``.
 """
 
 from .classifier import predict, pseudo_label, self_train, train_classifier
 from .diffusion import DiffusionTrainConfig, DiffusionTrainer
+from .emboxer import box_scores, predict_boxes, train_emboxer
 from .gan import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, PerScaleLosses, eval_mode, make_adam
 from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
 
 __all__ = ["DiffusionTrainConfig", "DiffusionTrainer", "EMA", "HISTORY_KEYS", "Callback", "GANTrainConfig",
            "GANTrainer", "PerScaleLosses", "eval_mode", "make_adam", "predict", "pseudo_label", "self_train",
-           "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter"]
+           "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores", "predict_boxes",
+           "train_emboxer"]

@@ -1,0 +1,69 @@
+"""Training the Emboxer (one box per image) and scoring its boxes by IoU."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torchvision.ops import box_iou
+from tqdm.auto import tqdm
+
+from ..data import to_float
+from ..models.emboxer import box_loss
+
+
+def box_scores(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Mean IoU of each predicted box with its own target, and the shares at IoU ≥ 0.5 and ≥ 0.75."""
+    iou = box_iou(predicted.float(), target.float()).diagonal()
+    return {"mean_iou": iou.mean().item(), "iou50": (iou >= 0.5).float().mean().item(),
+            "iou75": (iou >= 0.75).float().mean().item()}
+
+
+@torch.no_grad()
+def predict_boxes(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """The model's boxes for uint8 ``images``, in eval mode, on the CPU."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    boxes = torch.cat([model(to_float(images[i:i + batch_size].to(device))).cpu()
+                       for i in range(0, len(images), batch_size)])
+    model.train(was_training)
+    return boxes
+
+
+def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *, steps: int = 2000,
+                  batch_size: int = 64, lr: float = 2e-3, val: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  val_every: int = 100, seconds: float | None = None, device: str | torch.device = "cpu",
+                  seed: int = 0, progress: bool = True) -> dict[str, list[float]]:
+    """AdamW with a one-cycle schedule on :func:`~cocogoat_utils.models.emboxer.box_loss`, random horizontal flips
+    (the box flips with the image). Returns ``step``/``loss`` per step and ``val_step``/``val_iou``."""
+    device = torch.device(device)
+    model.to(device).train()
+    data, targets = images.to(device), boxes.float().to(device)
+    size = images.shape[-1]
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    history: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_iou": []}
+    started = time.perf_counter()
+    for step in tqdm(range(1, steps + 1), desc="emboxer", disable=not progress):
+        pick = torch.randint(0, len(data), (batch_size,), generator=generator).to(device)
+        x, target = to_float(data[pick]), targets[pick].clone()
+        flip = (torch.rand(batch_size, generator=generator) < 0.5).to(device)
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        target[flip, 0], target[flip, 2] = size - targets[pick][flip, 2], size - targets[pick][flip, 0]
+        loss = box_loss(model(x), target, size)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        history["step"].append(step)
+        history["loss"].append(loss.item())
+        out_of_time = seconds is not None and time.perf_counter() - started >= seconds
+        if val is not None and (step % val_every == 0 or step == steps or out_of_time):
+            history["val_step"].append(step)
+            history["val_iou"].append(box_scores(predict_boxes(model, val[0]), val[1])["mean_iou"])
+        if out_of_time:
+            break
+    return history
