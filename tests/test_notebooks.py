@@ -20,6 +20,8 @@ EXPECTED_KEYS = {
                          "g2_d_loss", "g2_g_loss", "g1_fd", "g2_fd", "metric_samples", "feature_space"},
     "01_DataSelector": {"images", "hand_labels", "held_out", "unlabelled", "held_out_accuracy", "pseudo_label_accuracy",
                         "threshold", "kept", "dropped", "kept_precision", "kept_precision_pseudo", "labels_vs_accuracy"},
+    "02_DataAugmentator_Emboxer": {"canvas_size", "target_size", "canvases", "held_out", "mean_iou", "iou50", "iou75",
+                                   "crops_written", "augmented_written", "payoff", "metric_samples", "feature_space"},
     "04_Optimized_Cocogoat": {"dataset_size", "image_size", "scales", "seconds_per_run", "options", "runs",
                               "metric_samples", "feature_space"},
     "05_Prototype_LSTM": {"dataset_size", "sizes", "seconds_per_model", "comparison", "metric_samples", "feature_space",
@@ -89,6 +91,13 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
         lstm, conv = summary["inpainting"]["lstm"], summary["inpainting"]["conv"]
         assert abs(lstm["parameters"] - conv["parameters"]) < 0.1 * lstm["parameters"], "equal-size inpainters"
         assert len(summary["verdict"]) == len(summary["sizes"]) * 2 + 1
+    if "mean_iou" in summary:  # 02: boxes scored, every held-out canvas cropped, the ×3 set written, both runs scored
+        assert 0.0 <= summary["iou75"] <= summary["iou50"] <= 1.0 and 0.0 <= summary["mean_iou"] <= 1.0
+        assert summary["crops_written"] == summary["held_out"]
+        assert summary["augmented_written"] % 3 == 0 and summary["augmented_written"] > 0
+        assert set(summary["payoff"]) == {"plain", "augmented ×3"}
+        assert summary["payoff"]["augmented ×3"]["images"] == 3 * summary["payoff"]["plain"]["images"]
+        assert all(isinstance(run["fd"], float) for run in summary["payoff"].values())
     if "runs" in summary:  # 04: every loss with one discriminator per scale, then the multi-scale one
         kinds = [(row["loss"], row["discriminator"]) for row in summary["runs"]]
         assert kinds == [("bce", "per-scale"), ("rasgan", "per-scale"), ("rahinge", "per-scale"),
