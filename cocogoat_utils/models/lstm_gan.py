@@ -193,7 +193,8 @@ def box_masks(batch: int, size: int, *, fraction: float = 0.25, generator: torch
               device: str | torch.device = "cpu") -> torch.Tensor:
     """``(batch, 1, size, size)`` masks, each a square hole of ``fraction`` of the area at a random place."""
     side = max(1, round(size * fraction**0.5))
-    corners = torch.randint(0, size - side + 1, (batch, 2), generator=generator).to(device)
+    corners = torch.randint(0, size - side + 1, (batch, 2), generator=generator,
+                            device=generator.device if generator is not None else device).to(device)
     grid = torch.arange(size, device=device)
     rows = (grid >= corners[:, :1]) & (grid < corners[:, :1] + side)  # (batch, size)
     cols = (grid >= corners[:, 1:]) & (grid < corners[:, 1:] + side)

@@ -42,28 +42,31 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
     model.to(device).train()
     data, targets = images.to(device), boxes.float().to(device)
     size = images.shape[-1]
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)  # batches and flips drawn on the device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_iou": []}
+    losses = []  # device scalars, read once at the end: no host sync per step
     started = time.perf_counter()
     for step in tqdm(range(1, steps + 1), desc="emboxer", disable=not progress):
-        pick = torch.randint(0, len(data), (batch_size,), generator=generator).to(device)
-        x, target = to_float(data[pick]), targets[pick].clone()
-        flip = (torch.rand(batch_size, generator=generator) < 0.5).to(device)
+        pick = torch.randint(0, len(data), (batch_size,), generator=generator, device=device)
+        x, box = to_float(data[pick]), targets[pick]
+        flip = torch.rand(batch_size, generator=generator, device=device) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        target[flip, 0], target[flip, 2] = size - targets[pick][flip, 2], size - targets[pick][flip, 0]
+        mirrored = torch.stack([size - box[:, 2], box[:, 1], size - box[:, 0], box[:, 3]], dim=1)
+        target = torch.where(flip[:, None], mirrored, box)
         loss = box_loss(model(x), target, size)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
-        history["step"].append(step)
-        history["loss"].append(loss.item())
+        losses.append(loss.detach())
         out_of_time = seconds is not None and time.perf_counter() - started >= seconds
         if val is not None and (step % val_every == 0 or step == steps or out_of_time):
             history["val_step"].append(step)
             history["val_iou"].append(box_scores(predict_boxes(model, val[0]), val[1])["mean_iou"])
         if out_of_time:
             break
+    history["step"] = list(range(1, len(losses) + 1))
+    history["loss"] = torch.stack(losses).tolist()
     return history
