@@ -147,7 +147,8 @@ def load_checkpoint(
             raise CheckpointMismatch(f"checkpoint {path} was written by {found}; this model is {expected}")
         own = model.state_dict()
         saved = state["models"][name]
-        if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
+        if own.keys() != saved.keys() or any(getattr(own[k], "shape", None) != getattr(saved[k], "shape", None)
+                                             for k in own):  # extra state (a growing model's level) has no shape
             raise CheckpointMismatch(f"checkpoint {path}: the tensors of {name!r} do not match {expected}")
     for name, model in models.items():
         model.load_state_dict(state["models"][name])

@@ -3,12 +3,19 @@
 The N(0, 0.02) initialisation is the DCGAN paper's (Radford, Metz & Chintala 2016,
 https://arxiv.org/abs/1511.06434): convolutions and linear layers draw their weights
 from N(0, 0.02); batch-norm scales from N(1, 0.02); biases start at zero.
+
+The equalised-learning-rate layers, pixel-wise normalisation and minibatch standard
+deviation are the progressive GAN's (Karras, Aila, Laine & Lehtinen, *Progressive Growing
+of GANs for Improved Quality, Stability, and Variation*, ICLR 2018,
+https://arxiv.org/abs/1710.10196, section 4 and 3).
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -50,3 +57,76 @@ def down_block(in_channels: int, out_channels: int, *, batch_norm: bool = True, 
         layers.append(nn.BatchNorm2d(out_channels))
     layers.append(nn.LeakyReLU(0.2, inplace=True))
     return nn.Sequential(*layers)
+
+
+class EqualizedConv2d(nn.Conv2d):
+    """A convolution with an equalised learning rate: weights drawn from N(0, 1), scaled at run time.
+
+    The stored weight has unit variance; every forward pass multiplies it by He's constant
+    ``gain / sqrt(fan_in)``. Adam's step is about the same size for every weight, so scaling at
+    run time instead of at initialisation makes every layer learn at the same speed.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, padding: int = 0,
+                 gain: float = math.sqrt(2)) -> None:
+        self.gain = gain
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding)
+        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.scale, self.bias)
+
+
+class EqualizedLinear(nn.Linear):
+    """A linear layer with an equalised learning rate (see :class:`EqualizedConv2d`)."""
+
+    def __init__(self, in_features: int, out_features: int, *, gain: float = math.sqrt(2)) -> None:
+        self.gain = gain
+        super().__init__(in_features, out_features)
+        self.scale = gain / math.sqrt(in_features)
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class PixelNorm(nn.Module):
+    """Each pixel's feature vector scaled to unit mean square: ``x / sqrt(mean_c(x²) + ε)``."""
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStdDev(nn.Module):
+    """Appends one channel: the standard deviation of each feature over a group of images, averaged.
+
+    The batch is split into groups of ``group_size`` (the largest divisor of the batch size up to
+    it); within a group every feature's standard deviation across the images is averaged into one
+    number, broadcast as an extra feature map. A generator that draws the same image again and
+    again gives a low value, which the discriminator can see.
+    """
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        group = min(self.group_size, batch)
+        while batch % group:
+            group -= 1
+        y = x.float().reshape(group, batch // group, channels, height, width)  # image i is in group i % (batch/group)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+        std = std.reshape(-1, 1, 1, 1).repeat(group, 1, height, width)
+        return torch.cat([x, std.to(x.dtype)], dim=1)

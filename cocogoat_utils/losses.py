@@ -18,6 +18,13 @@ is the discriminator loss with the roles of real and fake swapped, so the genera
 learns from the real images' scores. ``C`` is the raw logit. :func:`r1_penalty`
 (Mescheder et al. 2018, https://arxiv.org/abs/1801.04406) is a regulariser on D's
 gradient at real images, added by the trainer (``GANTrainConfig.r1_gamma``).
+
+The Wasserstein loss (Arjovsky et al. 2017, https://arxiv.org/abs/1701.07875) with the
+gradient penalty of Gulrajani et al. 2017 (WGAN-GP, https://arxiv.org/abs/1704.00028) is the
+progressive GAN's: D ("the critic") raises its score of reals and lowers that of fakes, and
+:func:`gradient_penalty` (``GANTrainConfig.gp_lambda``, λ = 10 in both papers) keeps its gradient
+norm near 1 on points between real and fake images. The small drift term ``ε·E[C(x_r)²]``
+(ε = 0.001, Karras et al. 2018) keeps the critic's scores from wandering off from zero.
 """
 
 from __future__ import annotations
@@ -95,6 +102,35 @@ def rahinge_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor)
     return rahinge_discriminator_loss(fake_logits, real_logits)
 
 
+def wgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, drift: float = 1e-3) -> torch.Tensor:
+    """``L_D = E[C(x_f)] − E[C(x_r)] + ε·E[C(x_r)²]`` (the critic's loss, with the progressive GAN's drift term)."""
+    return fake_logits.mean() - real_logits.mean() + drift * real_logits.pow(2).mean()
+
+
+def wgan_generator_loss(real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``L_G = −E[C(x_f)]``."""
+    return -fake_logits.mean()
+
+
+def gradient_penalty(discriminator: Callable, real: torch.Tensor | list[torch.Tensor],
+                     fake: torch.Tensor | list[torch.Tensor], weight: float = 10.0, *,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """``λ · E[(‖∇_x̂ C(x̂)‖ − 1)²]`` at ``x̂ = ε·x_r + (1 − ε)·x_f``, ``ε ~ U(0, 1)`` per image (WGAN-GP).
+
+    ``real`` and ``fake`` may be lists (one batch per scale, for a multi-scale D): every scale
+    of an image is mixed with the same ``ε``, and the norm is taken over all of them.
+    """
+    reals = real if isinstance(real, (list, tuple)) else [real]
+    fakes = fake if isinstance(fake, (list, tuple)) else [fake]
+    first = reals[0]
+    eps = torch.rand(first.shape[0], 1, 1, 1, device=first.device, generator=generator)
+    mixed = [torch.lerp(f.detach().float(), r.detach().float(), eps).requires_grad_(True) for r, f in zip(reals, fakes)]
+    logits = discriminator(mixed if isinstance(real, (list, tuple)) else mixed[0]).float()
+    grads = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
+    norm = sum(g.float().pow(2).flatten(1).sum(1) for g in grads).add(1e-12).sqrt()
+    return weight * (norm - 1).pow(2).mean()
+
+
 def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor | list[torch.Tensor],
                gamma: float = 10.0) -> torch.Tensor:
     """``(γ/2) · E[‖∇_x C(x_r)‖²]``: the R1 penalty on D's gradient at the real images.
@@ -123,6 +159,7 @@ LOSSES: dict[str, GANLoss] = {
     "rasgan": GANLoss(rasgan_discriminator_loss, rasgan_generator_loss, generator_uses_real=True),
     "ralsgan": GANLoss(ralsgan_discriminator_loss, ralsgan_generator_loss, generator_uses_real=True),
     "rahinge": GANLoss(rahinge_discriminator_loss, rahinge_generator_loss, generator_uses_real=True),
+    "wgan": GANLoss(wgan_discriminator_loss, wgan_generator_loss),  # add the gradient penalty: gp_lambda=10
 }
 
 

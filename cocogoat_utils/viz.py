@@ -75,10 +75,12 @@ def smooth(values, window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[start]) / (idx - start)
 
 
-def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss"), band: bool = False):
+def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss"), band: bool = False,
+                marks: dict[int, str] | None = None):
     """Loss curves from a trainer's ``history`` (raw, faint; smoothed, solid). Returns the axes.
 
     ``band=True`` shades the moving mean ± one moving standard deviation instead of the raw curve.
+    ``marks`` (step → label) draws a labelled vertical line at each step, e.g. where a level begins.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
@@ -93,6 +95,10 @@ def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_l
             continue
         line, = ax.plot(steps, history[key], alpha=0.25, linewidth=0.8)
         ax.plot(steps, mean, color=line.get_color(), label=key)
+    for step, label in (marks or {}).items():
+        ax.axvline(step, color="grey", linestyle=":" if label == "faded in" else "--", linewidth=0.9)
+        ax.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
+                    va="top", fontsize=8, color="grey", rotation=90)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(loc="upper right")

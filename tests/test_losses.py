@@ -175,3 +175,40 @@ def test_r1_penalty_by_hand():
     parts = [x[:, :1], x[:, 1:]]  # a multi-scale D: the squared gradients of every input add up
     logits = (parts[0] * 2).sum(1) + (parts[1] * 3).sum(1)
     assert r1_penalty(logits, parts, gamma=2.0).item() == pytest.approx(4 + 9)
+
+
+def test_wgan_loss_by_hand():
+    real, fake = [1.0, 3.0], [-2.0, 0.5]
+    d = _mean(fake) - _mean(real) + 1e-3 * _mean([r * r for r in real])
+    assert LOSSES["wgan"].discriminator(_t(real), _t(fake)).item() == pytest.approx(d)
+    assert LOSSES["wgan"].generator(None, _t(fake)).item() == pytest.approx(-_mean(fake))
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    """C(x) = w·x has gradient w everywhere: the penalty is λ(‖w‖ − 1)², whatever the mix."""
+    from cocogoat_utils.losses import gradient_penalty
+
+    w = torch.tensor([3.0, 4.0])  # ‖w‖ = 5
+    critic = lambda x: (x.flatten(1) * w).sum(1)
+    real, fake = torch.randn(6, 2, 1, 1), torch.randn(6, 2, 1, 1)
+    assert gradient_penalty(critic, real, fake, 10.0).item() == pytest.approx(10 * 16)
+    unit = lambda x: (x.flatten(1) * w / 5).sum(1)
+    assert gradient_penalty(unit, real, fake, 10.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_penalty_trains_the_critic_and_mixes_between_real_and_fake():
+    from cocogoat_utils.losses import gradient_penalty
+
+    seen = []
+    critic = torch.nn.Linear(4, 1)
+
+    def record(x):
+        seen.append(x.detach())
+        return critic(x.flatten(1)).squeeze(1) ** 2  # a gradient that depends on x
+
+    real, fake = torch.zeros(8, 4, 1, 1), torch.ones(8, 4, 1, 1)
+    penalty = gradient_penalty(record, real, fake, 10.0, generator=torch.Generator().manual_seed(0))
+    penalty.backward()
+    assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
+    mixed = seen[0]
+    assert ((mixed >= 0) & (mixed <= 1)).all() and mixed.std() > 0  # between the two, not all the same point

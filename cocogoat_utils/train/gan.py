@@ -32,7 +32,7 @@ from ..augment import DIFF_AUGMENTS, diff_augment
 from ..checkpoint import latest_checkpoint, load_checkpoint, model_signature, save_checkpoint
 from ..data import DeviceImageDataset, to_uint8
 from ..models.msggan import image_pyramid
-from ..losses import get_loss, r1_penalty
+from ..losses import get_loss, gradient_penalty, r1_penalty
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
 
@@ -86,6 +86,7 @@ class GANTrainConfig:
     metric_every: int = 0  # steps between quality evaluations (needs ``quality=``; 0: only at the end)
     metric_samples: int = 1000  # generated images per evaluation, from one fixed noise batch
     r1_gamma: float = 0.0  # weight γ of the R1 penalty on D's gradient at real images (0: off)
+    gp_lambda: float = 0.0  # weight λ of the WGAN-GP gradient penalty between real and fake (0: off; 10 with "wgan")
 
     def __post_init__(self) -> None:
         get_loss(self.loss)
@@ -95,8 +96,8 @@ class GANTrainConfig:
                 raise ValueError(f"unknown DiffAugment {sorted(unknown)}; choose from {sorted(DIFF_AUGMENTS)}")
         if self.g_steps_per_d_step < 1:
             raise ValueError("g_steps_per_d_step must be at least 1")
-        if self.r1_gamma < 0:
-            raise ValueError(f"r1_gamma={self.r1_gamma}: must be ≥ 0")
+        if self.r1_gamma < 0 or self.gp_lambda < 0:
+            raise ValueError(f"r1_gamma={self.r1_gamma}, gp_lambda={self.gp_lambda}: both must be ≥ 0")
         if self.steps < 0 or self.batch_size < 1 or self.log_every < 1:
             raise ValueError("steps ≥ 0, batch_size ≥ 1 and log_every ≥ 1 are required")
 
@@ -110,6 +111,9 @@ class Callback:
     """Hooks a notebook can attach to a trainer; every method is optional."""
 
     def on_train_start(self, trainer: GANTrainer) -> None: ...
+
+    def on_step_start(self, trainer: GANTrainer) -> None:
+        """Before every training step (``trainer.step`` steps are done); keep it cheap and free of host syncs."""
 
     def on_log(self, trainer: GANTrainer) -> None:
         """After losses up to ``trainer.step`` were appended to ``trainer.history``."""
@@ -205,6 +209,9 @@ class GANTrainer:
             loss = self.loss.discriminator(real_logits, fake_logits)
             if self.config.r1_gamma:
                 loss = loss + r1_penalty(real_logits, real, self.config.r1_gamma)
+            if self.config.gp_lambda:
+                loss = loss + gradient_penalty(self.discriminator, real, self.augment(_map(fake, torch.Tensor.detach)),
+                                               self.config.gp_lambda, generator=self._seed_generator)
         loss.backward()
         self.d_optimizer.step()
         return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
@@ -228,8 +235,7 @@ class GANTrainer:
         real = self.data.sample(batch_size)
         with self.autocast():
             fake = self.generator(self.noise(batch_size))
-        if isinstance(fake, (list, tuple)):  # a multi-scale generator: D sees every scale of the real batch too
-            real = image_pyramid(real, len(fake))
+        real = self.match_real(real, fake)
         d_loss, d_real, d_fake = self.discriminator_step(real, fake)
         g_loss = self.generator_step(real, fake)
         for _ in range(self.config.g_steps_per_d_step - 1):
@@ -239,6 +245,15 @@ class GANTrainer:
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
         return torch.stack([d_loss, g_loss, d_real, d_fake])
+
+    def match_real(self, real: torch.Tensor, fake) -> torch.Tensor | list[torch.Tensor]:
+        """The real batch in the form D compares with ``fake``: every scale for a multi-scale generator; the
+        generator's ``match_real`` for one that draws at a changing resolution (a progressive GAN); else as is."""
+        if isinstance(fake, (list, tuple)):
+            return image_pyramid(real, len(fake))
+        if hasattr(self.generator, "match_real"):
+            return self.generator.match_real(real)
+        return real
 
     # ----------------------------------------------------------------- around the steps
     @property
@@ -397,6 +412,8 @@ class GANTrainer:
             if self.step == 0 and self.rank == 0:
                 self._take_sample()
             while self.step < total:
+                for callback in self.callbacks:
+                    callback.on_step_start(self)
                 losses = self.train_step()
                 self._buffer[len(self._buffered_steps)] = losses
                 self.step += 1
