@@ -7,6 +7,8 @@
 - :func:`load_image_folder` reads every image below a folder (PNG, JPEG, WebP, GIF, BMP;
   RGBA, palette and grayscale), skipping the unreadable ones with one warning;
   :func:`save_image_folder` writes a set back as PNGs.
+- :func:`load_torchvision_dataset` gives MNIST, Fashion-MNIST or CIFAR-10 when the machine is
+  online (downloaded once, on request only) and says so clearly when it is not.
 - :class:`DeviceImageDataset` keeps a small dataset on the device as ``uint8`` and hands
   out random batches in ``[-1, 1]`` without a DataLoader: no worker processes, no
   host-to-device copy per step.
@@ -303,6 +305,43 @@ def save_image_folder(images: ImageSet | torch.Tensor, folder: str | Path, *, na
     partial.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
     return written
+
+
+#: torchvision datasets :func:`load_torchvision_dataset` knows, by short name
+TORCHVISION_DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Path | None = None,
+                             download: bool = True, max_images: int | None = None) -> ImageSet:
+    """A torchvision dataset's training images (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``) as RGB uint8.
+
+    The files are kept under ``root`` (default ``data/torchvision``); the first call downloads them
+    when ``download`` is set and the machine is online. Offline and without the files, a
+    ``RuntimeError`` says so and names the embedded dataset as the way on. Grey images are repeated
+    into three channels; every image is resized (bilinear, antialiased) to ``image_size``.
+    """
+    if name not in TORCHVISION_DATASETS:
+        raise ValueError(f"unknown torchvision dataset {name!r}; choose from {sorted(TORCHVISION_DATASETS)}")
+    import torchvision
+
+    root = Path(root or DATA_DIR / "torchvision")
+    try:
+        dataset = getattr(torchvision.datasets, TORCHVISION_DATASETS[name])(root, train=True, download=download)
+    except (RuntimeError, OSError) as error:  # URLError is an OSError; a missing file without download is a RuntimeError
+        raise RuntimeError(f"{name} is not under {root} and could not be downloaded ({type(error).__name__}: {error}); "
+                           "on a machine without network use the embedded dataset (data_dir=None) or a folder "
+                           "of images") from error
+    data = torch.as_tensor(np.asarray(dataset.data))
+    data = data[:max_images] if max_images else data
+    images = data.unsqueeze(1).expand(-1, 3, -1, -1) if data.ndim == 3 else data.permute(0, 3, 1, 2)
+    if images.shape[-1] != image_size:
+        images = torch.nn.functional.interpolate(images.float(), size=(image_size, image_size), mode="bilinear",
+                                                 antialias=True, align_corners=False).round().clamp(0, 255)
+    classes = list(getattr(dataset, "classes", []))
+    targets = [int(t) for t in list(dataset.targets)[: len(images)]]
+    categories = [classes[t] if t < len(classes) else str(t) for t in targets]
+    return ImageSet(images.to(torch.uint8).contiguous(), [f"{name}_{i}" for i in range(len(images))], categories,
+                    source=f"torchvision {TORCHVISION_DATASETS[name]}")
 
 
 def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white") -> ImageSet:

@@ -10,6 +10,10 @@ undo is "go back and label again"; a restart resumes where the file left off.
 and a text box for the keyboard. It is built on core ipywidgets only: no maintained
 labelling library fits JupyterLab 4 and numpy 2 (see the design notes), and core
 ipywidgets also runs on Colab's 7.x.
+
+:class:`BoxStore` keeps one subject box per image the same way (``name,x0,y0,x1,y1``, as
+fractions of the image), and :class:`BoxLabeller` draws them with ``jupyter-bbox-widget``
+(a maintained anywidget-based box annotator), one image at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import os
 import warnings
 from collections import Counter
@@ -33,6 +38,45 @@ _HEADER = ["name", "label"]
 def _lines(numbers: list[int]) -> str:
     shown = ", ".join(map(str, numbers[:10])) + (", …" if len(numbers) > 10 else "")
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name={name!r}: need a non-empty string")
+
+
+def append_row(path: Path, header: list[str], row: list) -> None:
+    """Append one CSV row to ``path`` (the header first in a new file), flushed and fsync'd before returning.
+
+    A row cut short by a crash is left as it is and the new row starts on a fresh line, so at
+    most the row in flight is lost; readers skip the broken one with a warning.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.stat().st_size == 0:
+        writer.writerow(header)
+    else:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                buffer.write("\n")
+    writer.writerow(row)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_rows(path: Path, header: list[str]):
+    """``(line number, row)`` for every non-empty row of a CSV written by :func:`append_row`, header skipped."""
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        for row in reader:
+            if row and not (reader.line_num == 1 and row == header):
+                yield reader.line_num, row
 
 
 class LabelStore:
@@ -57,21 +101,14 @@ class LabelStore:
     def load(self) -> dict[str, str]:
         """Read the file again (the last label for a name wins); warns about and skips bad lines."""
         self._labels = {}
-        if not self.path.exists():
-            return self.labels
         corrupt, unknown = [], []
-        with open(self.path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            for row in reader:
-                line = reader.line_num
-                if line == 1 and row == _HEADER or not row:
-                    continue
-                if len(row) != 2 or not row[0]:
-                    corrupt.append(line)
-                elif row[1] not in self.classes:
-                    unknown.append(line)
-                else:
-                    self._labels[row[0]] = row[1]
+        for line, row in read_rows(self.path, _HEADER):
+            if len(row) != 2 or not row[0]:
+                corrupt.append(line)
+            elif row[1] not in self.classes:
+                unknown.append(line)
+            else:
+                self._labels[row[0]] = row[1]
         if corrupt:
             warnings.warn(f"{self.path}: skipped {len(corrupt)} corrupt {_lines(corrupt)} "
                           "(expected 'name,label' with a non-empty name)", stacklevel=2)
@@ -83,24 +120,8 @@ class LabelStore:
     def add(self, name: str, label: str) -> None:
         """Label ``name`` (again): one row appended, flushed and fsync'd before returning."""
         self._check_label(label)
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"name={name!r}: need a non-empty string")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        size = self.path.stat().st_size if self.path.exists() else 0
-        if size == 0:
-            writer.writerow(_HEADER)
-        else:
-            with open(self.path, "rb") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a row cut short by a crash: start on a fresh line
-                    buffer.write("\n")
-        writer.writerow([name, label])
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
+        _check_name(name)
+        append_row(self.path, _HEADER, [name, label])
         self._labels[name] = label
 
     @property
@@ -148,7 +169,84 @@ def png_bytes(image: torch.Tensor, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-class Labeller:
+class _ImageQueue:
+    """Walks through images one at a time, starting at the first not yet done, with Skip and Back.
+
+    Subclasses say when an image is done (:meth:`_is_done`) and draw it (:meth:`_show`);
+    ``self.status`` is a widget with a ``value`` for one-line messages.
+    """
+
+    def __init__(self, images: ImageSet | torch.Tensor, names: Sequence[str] | None, order: Sequence[int] | None) -> None:
+        if isinstance(images, ImageSet):
+            names, images = images.names, images.images
+        if names is None or len(names) != len(images):
+            raise ValueError("give one name per image (or an ImageSet)")
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"expected a (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
+        repeated = sorted(n for n, k in Counter(names).items() if k > 1)
+        if repeated:
+            raise ValueError(f"names must be distinct (labels are keyed by name); repeated: {repeated[:5]}")
+        self.images, self.names = images, list(names)
+        self.order = list(range(len(images))) if order is None else [int(i) for i in order]
+        if not self.order or not all(0 <= i < len(images) for i in self.order):
+            raise ValueError(f"order must hold positions between 0 and {len(images) - 1}")
+        self._history: list[int] = []  # positions in order visited before the current one
+        self._pos: int | None = self._next_unlabelled(-1)
+
+    def _is_done(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+    def _is_labelled(self, pos: int) -> bool:
+        return self._is_done(self.names[self.order[pos]])
+
+    def _next_unlabelled(self, pos: int) -> int | None:
+        """The first unlabelled position after ``pos``, wrapping round to earlier skipped ones; ``None`` when done."""
+        n = len(self.order)
+        for step in range(1, n + 1):
+            candidate = (pos + step) % n
+            if not self._is_labelled(candidate) and (candidate != pos or step == n):
+                return candidate
+        return None
+
+    def _move_on(self) -> None:
+        if self._pos is not None:
+            self._history.append(self._pos)
+        self._pos = self._next_unlabelled(self._pos if self._pos is not None else -1)
+        self._show()
+
+    @property
+    def current(self) -> str | None:
+        """The name of the image shown, ``None`` when every image is done."""
+        return None if self._pos is None else self.names[self.order[self._pos]]
+
+    def skip(self) -> None:
+        """Leave the current image for now; it comes round again after the others."""
+        if self._pos is not None:
+            self.status.value = f"skipped {self.current}"
+            self._move_on()
+
+    def back(self) -> None:
+        """Show the image before (the one last shown, else the previous in order) to do it again."""
+        if self._history:
+            self._pos = self._history.pop()
+        elif self._pos is not None and self._pos > 0:
+            self._pos -= 1
+        else:
+            self.status.value = "nothing to go back to"
+            return
+        self.status.value = ""
+        self._show()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class Labeller(_ImageQueue):
     """Label images one at a time into a :class:`LabelStore`: a button per class, Back, Skip, keyboard.
 
     Core ipywidgets only (no maintained labelling library fits JupyterLab 4 and numpy 2).
@@ -167,21 +265,8 @@ class Labeller:
                  order: Sequence[int] | None = None, scale: int = 4) -> None:
         import ipywidgets as widgets
 
-        if isinstance(images, ImageSet):
-            names, images = images.names, images.images
-        if names is None or len(names) != len(images):
-            raise ValueError("give one name per image (or an ImageSet)")
-        if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(f"expected a (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
-        repeated = sorted(n for n, k in Counter(names).items() if k > 1)
-        if repeated:
-            raise ValueError(f"names must be distinct (labels are keyed by name); repeated: {repeated[:5]}")
-        self.images, self.names, self.store, self.scale = images, list(names), store, scale
-        self.order = list(range(len(images))) if order is None else [int(i) for i in order]
-        if not self.order or not all(0 <= i < len(images) for i in self.order):
-            raise ValueError(f"order must hold positions between 0 and {len(images) - 1}")
-        self._history: list[int] = []  # positions in order visited before the current one
-        self._pos: int | None = self._next_unlabelled(-1)
+        self.store, self.scale = store, scale
+        super().__init__(images, names, order)
 
         self.caption = widgets.HTML()
         self.image = widgets.Image(format="png")
@@ -206,29 +291,8 @@ class Labeller:
                                     widgets.HBox([self.progress, self.status])])
         self._show()
 
-    # ---------------------------------------------------------------- navigation
-    def _is_labelled(self, pos: int) -> bool:
-        return self.names[self.order[pos]] in self.store._labels
-
-    def _next_unlabelled(self, pos: int) -> int | None:
-        """The first unlabelled position after ``pos``, wrapping round to earlier skipped ones; ``None`` when done."""
-        n = len(self.order)
-        for step in range(1, n + 1):
-            candidate = (pos + step) % n
-            if not self._is_labelled(candidate) and (candidate != pos or step == n):
-                return candidate
-        return None
-
-    def _move_on(self) -> None:
-        if self._pos is not None:
-            self._history.append(self._pos)
-        self._pos = self._next_unlabelled(self._pos if self._pos is not None else -1)
-        self._show()
-
-    @property
-    def current(self) -> str | None:
-        """The name of the image shown, ``None`` when every image is labelled."""
-        return None if self._pos is None else self.names[self.order[self._pos]]
+    def _is_done(self, name: str) -> bool:
+        return name in self.store._labels
 
     def label(self, cls: str) -> None:
         """Label the current image ``cls`` (written to disk at once), then show the next unlabelled one."""
@@ -238,24 +302,6 @@ class Labeller:
         self.store.add(self.current, cls)
         self.status.value = f"{self.current} → {cls}"
         self._move_on()
-
-    def skip(self) -> None:
-        """Leave the current image unlabelled for now; it comes round again after the others."""
-        if self._pos is not None:
-            self.status.value = f"skipped {self.current}"
-            self._move_on()
-
-    def back(self) -> None:
-        """Show the image before (the one last shown, else the previous in order) to label it again."""
-        if self._history:
-            self._pos = self._history.pop()
-        elif self._pos is not None and self._pos > 0:
-            self._pos -= 1
-        else:
-            self.status.value = "nothing to go back to"
-            return
-        self.status.value = ""
-        self._show()
 
     def press(self, key: str) -> None:
         """Act on a key as typed in the text box: a class number, initial or name; ``b`` back; ``s`` skip."""
@@ -296,7 +342,158 @@ class Labeller:
         self.caption.value = (f"<b>{html.escape(self.current)}</b> ({self._pos + 1} of {len(self.order)})"
                               + (f" — labelled <i>{html.escape(now)}</i>" if now else ""))
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
 
-        display(self.widget)
+# --------------------------------------------------------------------------- subject boxes
+
+_BOX_HEADER = ["name", "x0", "y0", "x1", "y1"]
+
+
+class BoxStore:
+    """One subject box per image in an append-only CSV, flushed and fsync'd like :class:`LabelStore`.
+
+    Rows are ``name,x0,y0,x1,y1`` with the corners as fractions of the image's width and height,
+    so that the boxes hold at any size the images are loaded at. The last row for a name wins;
+    an existing file is read on construction, so a restarted kernel resumes the boxes drawn.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self._boxes: dict[str, tuple[float, float, float, float]] = {}
+        self.load()
+
+    @staticmethod
+    def check_box(name: str, box) -> tuple[float, float, float, float]:
+        """``box`` (fractions) clipped to the image; ``ValueError`` naming the image when nothing is left."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        if not all(map(math.isfinite, (x0, y0, x1, y1))):
+            raise ValueError(f"{name}: box {box} is not finite")
+        clipped = (min(max(x0, 0.0), 1.0), min(max(y0, 0.0), 1.0), min(max(x1, 0.0), 1.0), min(max(y1, 0.0), 1.0))
+        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            raise ValueError(f"{name}: box {tuple(round(v, 3) for v in (x0, y0, x1, y1))} has no area inside the "
+                             "image (corners are fractions of width and height, x0 < x1, y0 < y1)")
+        if clipped != (x0, y0, x1, y1):
+            warnings.warn(f"{name}: box {tuple(round(v, 3) for v in (x0, y0, x1, y1))} reaches outside the image, "
+                          f"clipped to {tuple(round(v, 3) for v in clipped)}", stacklevel=3)
+        return clipped
+
+    def load(self) -> dict[str, tuple[float, float, float, float]]:
+        """Read the file again (the last box for a name wins); warns about and skips bad lines."""
+        self._boxes = {}
+        bad: list[int] = []
+        for line, row in read_rows(self.path, _BOX_HEADER):
+            try:
+                if len(row) != 5 or not row[0]:
+                    raise ValueError
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._boxes[row[0]] = self.check_box(row[0], row[1:])
+            except ValueError:
+                bad.append(line)
+        if bad:
+            warnings.warn(f"{self.path}: skipped {len(bad)} corrupt {_lines(bad)} (expected 'name,x0,y0,x1,y1' "
+                          "with fractions and a positive area)", stacklevel=2)
+        return self.boxes
+
+    def add(self, name: str, box) -> tuple[float, float, float, float]:
+        """Store ``box`` (x0, y0, x1, y1 as fractions) for ``name``, clipped to the image; returns what was stored."""
+        _check_name(name)
+        box = self.check_box(name, box)
+        append_row(self.path, _BOX_HEADER, [name, *(f"{v:.5f}" for v in box)])
+        self._boxes[name] = box
+        return box
+
+    @property
+    def boxes(self) -> dict[str, tuple[float, float, float, float]]:
+        """name → (x0, y0, x1, y1) as fractions (a copy)."""
+        return dict(self._boxes)
+
+    def pixel_boxes(self, names: Sequence[str], size: int) -> tuple[list[int], torch.Tensor]:
+        """(positions in ``names`` that have a box, their boxes in pixels of a ``size × size`` image as ``(K, 4)``)."""
+        found = [i for i, n in enumerate(names) if n in self._boxes]
+        boxes = torch.tensor([self._boxes[names[i]] for i in found], dtype=torch.float32).reshape(-1, 4) * size
+        return found, boxes
+
+    def __len__(self) -> int:
+        return len(self._boxes)
+
+    def __repr__(self) -> str:
+        return f"BoxStore({str(self.path)!r}, {len(self)} boxes)"
+
+
+class BoxLabeller(_ImageQueue):
+    """Draw the subject's box on images one at a time into a :class:`BoxStore`.
+
+    The drawing is ``jupyter-bbox-widget`` (BSD-3, on anywidget; works in JupyterLab, Notebook 7,
+    VS Code and Colab): drag a box over the subject, then Submit (or Enter); Skip leaves the image
+    for later. Each submit is on disk before the next image shows. Without a browser,
+    :meth:`submit_box` does what drawing and Submit do.
+    """
+
+    def __init__(self, images: ImageSet | torch.Tensor, store: BoxStore, *, names: Sequence[str] | None = None,
+                 order: Sequence[int] | None = None, scale: int = 4, label: str = "subject") -> None:
+        import ipywidgets as widgets
+
+        try:
+            from jupyter_bbox_widget import BBoxWidget
+        except ImportError as error:
+            raise ImportError("drawing boxes needs jupyter-bbox-widget: pip install jupyter-bbox-widget "
+                              "(it is in requirements.txt)") from error
+        self.store, self.scale = store, scale
+        self.status, self.progress = widgets.Label(), widgets.Label()
+        self.caption = widgets.HTML()
+        self.drawing = BBoxWidget(classes=[label], label=label)
+        self.drawing.on_submit(self._on_submit)
+        self.drawing.on_skip(self.skip)
+        self.back_button = widgets.Button(description="Back")
+        self.back_button.on_click(lambda _: self.back())
+        self.widget = widgets.VBox([self.caption, self.drawing, widgets.HBox([self.back_button, self.progress,
+                                                                               self.status])])
+        super().__init__(images, names, order)
+        self._show()
+
+    def _is_done(self, name: str) -> bool:
+        return name in self.store._boxes
+
+    def _on_submit(self) -> None:
+        drawn = self.drawing.bboxes
+        if not drawn:
+            self.status.value = "draw a box around the subject first (or Skip)"
+            return
+        last = drawn[-1]  # one subject per image: the box drawn last counts
+        self.submit_box((last["x"], last["y"], last["x"] + last["width"], last["y"] + last["height"]))
+
+    def submit_box(self, box_pixels) -> None:
+        """Store a box given in pixels of the image as shown (``scale`` × enlarged), then show the next image."""
+        if self._pos is None:
+            self.status.value = "all boxed: Back to change one"
+            return
+        side_h, side_w = (self.images.shape[-2] * self.scale, self.images.shape[-1] * self.scale)
+        x0, y0, x1, y1 = (float(v) for v in box_pixels)
+        fractions = (min(x0, x1) / side_w, min(y0, y1) / side_h, max(x0, x1) / side_w, max(y0, y1) / side_h)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.store.add(self.current, fractions)
+        except ValueError as error:
+            self.status.value = str(error)
+            return
+        self.status.value = f"{self.current}: box saved" + (f" ({caught[0].message})" if caught else "")
+        self._move_on()
+
+    def _show(self) -> None:
+        boxes = self.store._boxes
+        done = sum(self.names[i] in boxes for i in self.order)
+        self.progress.value = f"{done} / {len(self.order)} boxed"
+        if self._pos is None:
+            self.caption.value = "<b>every image has a box</b>"
+            self.drawing.bboxes = []
+            return
+        index = self.order[self._pos]
+        self.drawing.image_bytes = png_bytes(self.images[index][:3], self.scale)
+        side_h, side_w = (self.images.shape[-2] * self.scale, self.images.shape[-1] * self.scale)
+        now = boxes.get(self.current)
+        self.drawing.bboxes = [] if now is None else [{
+            "x": now[0] * side_w, "y": now[1] * side_h, "width": (now[2] - now[0]) * side_w,
+            "height": (now[3] - now[1]) * side_h, "label": self.drawing.label}]
+        self.caption.value = (f"<b>{html.escape(self.current)}</b> ({self._pos + 1} of {len(self.order)})"
+                              + (" — has a box: draw again to replace it" if now else ""))

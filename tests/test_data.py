@@ -339,3 +339,37 @@ def test_save_image_folder_round_trip_and_name_clashes(tmp_path):
                        images)
     with pytest.raises(ValueError, match="3 names for 4 images"):
         save_image_folder(images, tmp_path / "bad", names=["a", "b", "c"])
+
+
+def test_torchvision_dataset_as_rgb_at_the_size_asked(monkeypatch, tmp_path):
+    import numpy as np
+    import torchvision
+
+    from cocogoat_utils.data import load_torchvision_dataset
+
+    class FakeFashion:  # the attributes torchvision's dataset has: uint8 (N, 28, 28) data, targets, classes
+        def __init__(self, root, train, download):
+            self.data = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8))
+            self.targets = torch.tensor([0, 1, 2, 1, 0])
+            self.classes = ["T-shirt/top", "Trouser", "Pullover"]
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", FakeFashion)
+    result = load_torchvision_dataset("fashion_mnist", 32, root=tmp_path, max_images=4)
+    assert result.images.shape == (4, 3, 32, 32) and result.images.dtype == torch.uint8
+    assert torch.equal(result.images[:, 0], result.images[:, 2])  # grey repeated into RGB
+    assert result.categories == ["T-shirt/top", "Trouser", "Pullover", "Trouser"]
+
+
+def test_torchvision_dataset_offline_says_what_to_do(monkeypatch, tmp_path):
+    import torchvision
+
+    from cocogoat_utils.data import load_torchvision_dataset
+
+    def offline(root, train, download):
+        raise RuntimeError("Dataset not found. You can use download=True to download it")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    with pytest.raises(RuntimeError, match=r"fashion_mnist is not under .* could not be downloaded.*data_dir=None"):
+        load_torchvision_dataset("fashion_mnist", root=tmp_path)
+    with pytest.raises(ValueError, match="choose from"):
+        load_torchvision_dataset("imagenet")

@@ -153,3 +153,77 @@ def test_labeller_keyboard(path):
     type_and_enter("9")
     assert "9" in lab.status.value and lab.current == "im3"
     assert LabelStore(path, CLASSES).labels == {"im0": "low_quality", "im1": "keep"}
+
+
+# ------------------------------------------------------------------ subject boxes
+
+def test_box_store_round_trip_resume_and_last_box_wins(tmp_path):
+    from cocogoat_utils.labels import BoxStore
+
+    path = tmp_path / "boxes.csv"
+    store = BoxStore(path)
+    store.add("a.png", (0.1, 0.2, 0.5, 0.6))
+    store.add("b.png", (0.0, 0.0, 1.0, 1.0))
+    store.add("a.png", (0.2, 0.2, 0.4, 0.4))  # drawn again
+    resumed = BoxStore(path)  # a restarted kernel
+    assert resumed.boxes == {"a.png": (0.2, 0.2, 0.4, 0.4), "b.png": (0.0, 0.0, 1.0, 1.0)}
+    found, boxes = resumed.pixel_boxes(["c.png", "b.png", "a.png"], 64)
+    assert found == [1, 2]
+    torch.testing.assert_close(boxes, torch.tensor([[0.0, 0.0, 64.0, 64.0], [12.8, 12.8, 25.6, 25.6]]))
+
+
+def test_box_store_clips_or_refuses_bad_boxes_naming_the_image(tmp_path):
+    from cocogoat_utils.labels import BoxStore
+
+    store = BoxStore(tmp_path / "boxes.csv")
+    with pytest.warns(UserWarning, match=r"cat\.png: box .* reaches outside the image, clipped to \(0\.0, 0\.5, 1\.0, 1\.0\)"):
+        assert store.add("cat.png", (-0.2, 0.5, 1.3, 1.0)) == (0.0, 0.5, 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"dog\.png: box .* has no area"):
+        store.add("dog.png", (0.3, 0.3, 0.3, 0.8))
+    with pytest.raises(ValueError, match=r"owl\.png: box .* has no area"):
+        store.add("owl.png", (1.2, 0.1, 1.5, 0.4))  # wholly outside
+    assert list(store.boxes) == ["cat.png"]
+
+
+def test_box_store_skips_corrupt_lines_with_their_numbers(tmp_path):
+    from cocogoat_utils.labels import BoxStore
+
+    path = tmp_path / "boxes.csv"
+    path.write_text("name,x0,y0,x1,y1\na.png,0.1,0.1,0.5,0.5\nb.png,0.1,zero,0.5,0.5\nc.png,0.5,0.5,0.5,0.9\nd.png,0.1,0.1,0.9,0.9\ne.png,0.1")
+    with pytest.warns(UserWarning, match=r"skipped 3 corrupt lines 3, 4, 6"):
+        store = BoxStore(path)
+    assert sorted(store.boxes) == ["a.png", "d.png"]
+    store.add("f.png", (0.2, 0.2, 0.3, 0.3))  # the row cut short by a crash does not swallow this one
+    with pytest.warns(UserWarning, match="skipped 3 corrupt"):
+        assert "f.png" in BoxStore(path).boxes
+
+
+def test_box_labeller_headless(tmp_path):
+    pytest.importorskip("jupyter_bbox_widget")
+    from cocogoat_utils.labels import BoxLabeller, BoxStore
+
+    images, names = _tiny()  # 5 images of 4×4
+    store = BoxStore(tmp_path / "boxes.csv")
+    lab = BoxLabeller(images, store, names=names, scale=4)  # shown at 16×16
+    assert lab.current == "im0" and lab.progress.value == "0 / 5 boxed"
+    assert bytes(lab.drawing.image_bytes).startswith(b"\x89PNG")
+    lab.drawing.bboxes = []
+    lab._on_submit()  # Submit with nothing drawn: stays, says so
+    assert lab.current == "im0" and "draw a box" in lab.status.value
+    lab.drawing.bboxes = [{"x": 4, "y": 0, "width": 8, "height": 16, "label": "subject"}]
+    lab._on_submit()  # as the widget's Submit button does
+    assert lab.current == "im1"
+    assert store.boxes["im0"] == (0.25, 0.0, 0.75, 1.0)
+    lab.submit_box((16, 16, 0, 8))  # corners in any order
+    assert store.boxes["im1"] == (0.0, 0.5, 1.0, 1.0)
+    lab.submit_box((3, 3, 3, 9))  # no area: refused, nothing stored, same image
+    assert lab.current == "im2" and "no area" in lab.status.value and "im2" not in store.boxes
+    lab.skip()
+    assert lab.current == "im3"
+    lab.back()
+    assert lab.current == "im2"
+    lab.back()
+    assert lab.current == "im1" and len(lab.drawing.bboxes) == 1  # its saved box is shown, to redraw
+    assert lab.drawing.bboxes[0]["y"] == pytest.approx(8.0)
+    again = BoxLabeller(images, BoxStore(tmp_path / "boxes.csv"), names=names)  # a new kernel
+    assert again.current == "im2" and again.progress.value == "2 / 5 boxed"

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cocogoat_utils import metrics
@@ -179,3 +180,18 @@ def test_a_generator_that_never_was_diverse_is_not_called_collapsed(real):
                          config=config, progress=False, quality=QualityMetrics(real[:200]))
     trainer.fit()
     assert all(m["collapsed"] for m in trainer.metrics) and trainer.collapse_step is None
+
+
+def test_block_artifact_finds_enlarged_pixels_and_spares_smooth_images():
+    from cocogoat_utils.metrics import block_artifact
+
+    torch.manual_seed(0)
+    coarse = torch.rand(4, 3, 8, 8)
+    enlarged = F.interpolate(coarse, scale_factor=2, mode="nearest")
+    assert block_artifact(enlarged, 2) > 1e3  # flat 2×2 cells
+    noise = torch.rand(4, 3, 16, 16)
+    assert 0.8 < block_artifact(noise, 2) < 1.25
+    smooth = F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)
+    assert block_artifact(smooth, 2) < 3
+    with pytest.raises(ValueError, match="at least 4 pixels"):
+        block_artifact(torch.rand(1, 3, 3, 3), 2)

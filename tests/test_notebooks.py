@@ -22,6 +22,9 @@ EXPECTED_KEYS = {
                         "threshold", "kept", "dropped", "kept_precision", "kept_precision_pseudo", "labels_vs_accuracy"},
     "02_DataAugmentator_Emboxer": {"canvas_size", "target_size", "canvases", "held_out", "mean_iou", "iou50", "iou75",
                                    "crops_written", "augmented_written", "payoff", "metric_samples", "feature_space"},
+    "03_Cocogoat_ProGAN": {"dataset_size", "image_size", "max_level", "loss", "gp_lambda", "pixel_norm", "plan", "levels",
+                           "compared", "verdicts", "block_artifact", "collapsed_levels", "metric_samples",
+                           "feature_space"},
     "04_Optimized_Cocogoat": {"dataset_size", "image_size", "scales", "seconds_per_run", "options", "runs",
                               "metric_samples", "feature_space"},
     "05_Prototype_LSTM": {"dataset_size", "sizes", "seconds_per_model", "comparison", "metric_samples", "feature_space",
@@ -107,6 +110,16 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
         assert summary["scales"] == [4, 8, 16, summary["image_size"]]
         for row in summary["runs"]:
             assert row["steps"] >= 1 and isinstance(row["fd"], float) and row["fd"] == row["fd"], row
+    if "levels" in summary:  # 03: every level trained and scored, and the three runs saw the same images per level
+        assert [row["resolution"] for row in summary["levels"]] == [4 * 2**k for k in range(summary["max_level"] + 1)]
+        assert [row["level"] for row in summary["plan"]] == list(range(summary["max_level"] + 1))
+        runs = {}
+        for row in summary["compared"]:
+            assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
+            runs.setdefault(row["run"], []).append((row["resolution"], row["images"]))
+        assert len(runs) == 3 and len({tuple(v) for v in runs.values()}) == 1, runs
+        assert len(summary["verdicts"]) == 2
+        assert set(summary["block_artifact"]) == {"real", *runs}
     if "samplers" in summary:  # 06: DDPM over the whole chain first, then each DDIM, all scored
         names = [row["sampler"] for row in summary["samplers"]]
         assert names[0] == f"DDPM-{summary['T']}" and all(n.startswith("DDIM-") for n in names[1:]), names
@@ -221,3 +234,29 @@ def test_data_selector_says_when_a_folder_is_too_small(tmp_path: Path):
     with pytest.raises(papermill.PapermillExecutionError, match="9 images, but held_out=45 .* lower held_out"):
         execute(notebook, tmp_path / "executed.ipynb", scale="smoke", out_dir=str(tmp_path / "out"),
                 data_dir=str(images))
+
+
+def test_augmentator_learns_from_boxes_drawn_on_own_images(tmp_path: Path):
+    """A folder with a box file as the widget writes it: the boxed images train the Emboxer and are scored."""
+    from cocogoat_utils.labels import BoxStore
+
+    notebook = ROOT / "notebooks" / "02_DataAugmentator_Emboxer.ipynb"
+    images = tmp_path / "my images"
+    expected = _own_images(images)
+    names = sorted(str(p.relative_to(images)) for p in images.rglob("image_*"))
+    store = BoxStore(tmp_path / "boxes.csv")
+    for k, name in enumerate(names[:10]):
+        store.add(name, (0.1 + 0.02 * k, 0.2, 0.6 + 0.02 * k, 0.9))
+    store.add("deleted since.png", (0.1, 0.1, 0.5, 0.5))
+    out_dir = tmp_path / "out"
+    executed = tmp_path / "executed.ipynb"
+    execute(notebook, executed, scale="smoke", out_dir=str(out_dir), data_dir=str(images),
+            box_file=str(store.path), own_held_out=0.3)
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["own_boxes"] == 10
+    assert 0.0 <= summary["own_scores"]["iou75"] <= summary["own_scores"]["iou50"] <= 1.0
+    assert 0.0 <= summary["own_scores"]["mean_iou"] <= 1.0
+    assert summary["crops_written"] == expected  # every own image is cropped, boxed or not
+    text = outputs_text(executed)
+    assert "10 with a box" in text and "7 of them join the training canvases, 3 are held out" in text
+    assert "deleted since.png" in text  # the stale box is named

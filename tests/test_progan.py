@@ -273,3 +273,13 @@ def test_history_and_boundaries_span_the_levels(tmp_path):
     assert trainer.boundaries == {0: "4px", 2: "8px", 4: "faded in", 6: "16px", 8: "faded in"}
     assert all(math.isfinite(v) for v in history["d_loss"])
     assert [r["samples"].shape[-1] for r in trainer.results] == [4, 8, 16]
+
+
+def test_starting_afresh_clears_an_earlier_runs_levels(tmp_path):
+    plan = level_plan(1, images_per_phase=8, batch_size=4)
+    _trainer(tmp_path, plan).fit(resume=False)
+    assert (tmp_path / "level_1_8px").is_dir()
+    other = _trainer(tmp_path, level_plan(0, images_per_phase=4, batch_size=4))
+    other.fit(resume=False)  # another plan, not resumed: no error, and level 1 of the old run is gone
+    assert not (tmp_path / "level_1_8px").exists()
+    assert other.results[0]["steps"] == 1

@@ -5,13 +5,15 @@ stabilising, and with what batch size. :class:`ProgressiveTrainer` runs one ``GA
 level on the same two networks (Adam's moments start afresh at every level, as in the paper's
 code), with a :class:`FadeIn` callback that moves ``alpha`` from 0 to 1 over the fade. Each level
 writes its checkpoints to its own folder, ``level_<k>_<size>px``; resuming loads the newest level
-that has one and lands on its step, so a run killed mid-fade goes on at the same ``alpha``.
+that has one and lands on its step, so a run killed mid-fade goes on at the same ``alpha``;
+``resume=False`` starts afresh and deletes the level folders of an earlier run in ``out_dir``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -138,14 +140,17 @@ class ProgressiveTrainer:
     def level_dir(self, plan: LevelPlan) -> Path | None:
         return None if self.out_dir is None else self.out_dir / f"level_{plan.level}_{plan.resolution}px"
 
-    def _check_layout(self) -> None:
-        """Refuse to resume checkpoints written for another plan; write this plan beside them."""
+    def _check_layout(self, resume: bool) -> None:
+        """Refuse to resume checkpoints written for another plan (without ``resume``, clear them); write this plan."""
         if self.out_dir is None:
             return
         path = self.out_dir / "plan.json"
         mine = {"plan": [asdict(p) for p in self.plan], "generator": self.generator.config,
                 "discriminator": self.discriminator.config}
-        if path.exists():
+        if not resume:  # start afresh: an earlier run's level checkpoints must not be picked up later
+            for old in self.out_dir.glob("level_*px"):
+                shutil.rmtree(old)
+        elif path.exists():
             theirs = json.loads(path.read_text())
             if theirs != mine:
                 def levels(layout):
@@ -169,7 +174,7 @@ class ProgressiveTrainer:
         """Train level ``plan[index]`` (resuming its checkpoint when there is one); returns its trainer."""
         plan = self.plan[index]
         if not self._layout_checked:
-            self._check_layout()
+            self._check_layout(resume)
             self._layout_checked = True
         config = replace(self.config, steps=plan.steps, batch_size=plan.batch_size)
         previous = self.trainer
