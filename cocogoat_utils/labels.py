@@ -202,6 +202,11 @@ class _ImageQueue:
     def _is_labelled(self, pos: int) -> bool:
         return self._is_done(self.names[self.order[pos]])
 
+    @property
+    def done(self) -> int:
+        """How many of the images in ``order`` are done."""
+        return sum(self._is_done(self.names[i]) for i in self.order)
+
     def _next_unlabelled(self, pos: int) -> int | None:
         """The first unlabelled position after ``pos``, wrapping round to earlier skipped ones; ``None`` when done."""
         n = len(self.order)
@@ -331,8 +336,7 @@ class Labeller(_ImageQueue):
     # ---------------------------------------------------------------- display
     def _show(self) -> None:
         labels = self.store._labels
-        done = sum(self.names[i] in labels for i in self.order)
-        self.progress.value = f"{done} / {len(self.order)} labelled"
+        self.progress.value = f"{self.done} / {len(self.order)} labelled"
         if self._pos is None:
             self.caption.value = "<b>all images labelled</b>"
             return
@@ -454,6 +458,11 @@ class BoxLabeller(_ImageQueue):
     def _is_done(self, name: str) -> bool:
         return name in self.store._boxes
 
+    @property
+    def _shown_size(self) -> tuple[int, int]:
+        """(height, width) of the image as the widget shows it, in which the drawn boxes are given."""
+        return self.images.shape[-2] * self.scale, self.images.shape[-1] * self.scale
+
     def _on_submit(self) -> None:
         drawn = self.drawing.bboxes
         if not drawn:
@@ -467,7 +476,7 @@ class BoxLabeller(_ImageQueue):
         if self._pos is None:
             self.status.value = "all boxed: Back to change one"
             return
-        side_h, side_w = (self.images.shape[-2] * self.scale, self.images.shape[-1] * self.scale)
+        side_h, side_w = self._shown_size
         x0, y0, x1, y1 = (float(v) for v in box_pixels)
         fractions = (min(x0, x1) / side_w, min(y0, y1) / side_h, max(x0, x1) / side_w, max(y0, y1) / side_h)
         try:
@@ -482,15 +491,14 @@ class BoxLabeller(_ImageQueue):
 
     def _show(self) -> None:
         boxes = self.store._boxes
-        done = sum(self.names[i] in boxes for i in self.order)
-        self.progress.value = f"{done} / {len(self.order)} boxed"
+        self.progress.value = f"{self.done} / {len(self.order)} boxed"
         if self._pos is None:
             self.caption.value = "<b>every image has a box</b>"
             self.drawing.bboxes = []
             return
         index = self.order[self._pos]
         self.drawing.image_bytes = png_bytes(self.images[index][:3], self.scale)
-        side_h, side_w = (self.images.shape[-2] * self.scale, self.images.shape[-1] * self.scale)
+        side_h, side_w = self._shown_size
         now = boxes.get(self.current)
         self.drawing.bboxes = [] if now is None else [{
             "x": now[0] * side_w, "y": now[1] * side_h, "width": (now[2] - now[0]) * side_w,

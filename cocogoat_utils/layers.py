@@ -59,7 +59,15 @@ def down_block(in_channels: int, out_channels: int, *, batch_norm: bool = True, 
     return nn.Sequential(*layers)
 
 
-class EqualizedConv2d(nn.Conv2d):
+class _EqualizedLR:
+    """Weights drawn from N(0, 1) and biases at zero; the subclass multiplies the weight by ``self.scale`` at run time."""
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight)
+        nn.init.zeros_(self.bias)
+
+
+class EqualizedConv2d(_EqualizedLR, nn.Conv2d):
     """A convolution with an equalised learning rate: weights drawn from N(0, 1), scaled at run time.
 
     The stored weight has unit variance; every forward pass multiplies it by He's constant
@@ -69,29 +77,19 @@ class EqualizedConv2d(nn.Conv2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, padding: int = 0,
                  gain: float = math.sqrt(2)) -> None:
-        self.gain = gain
         super().__init__(in_channels, out_channels, kernel_size, padding=padding)
         self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight)
-        nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.weight * self.scale, self.bias)
 
 
-class EqualizedLinear(nn.Linear):
+class EqualizedLinear(_EqualizedLR, nn.Linear):
     """A linear layer with an equalised learning rate (see :class:`EqualizedConv2d`)."""
 
     def __init__(self, in_features: int, out_features: int, *, gain: float = math.sqrt(2)) -> None:
-        self.gain = gain
         super().__init__(in_features, out_features)
         self.scale = gain / math.sqrt(in_features)
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight)
-        nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.scale, self.bias)
