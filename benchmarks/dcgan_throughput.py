@@ -8,7 +8,7 @@ on the same data (the embedded OpenMoji set at 64 px, composited on white):
     ``Normalize`` to ``[-1, 1]``, a shuffling ``DataLoader`` with worker processes, fp32,
     plain (unfused) Adam, ``BCEWithLogitsLoss`` and ``.item()`` on both losses every step.
 (b) **cocogoat trainer** — :class:`cocogoat_utils.train.GANTrainer` over a
-    :class:`~cocogoat_utils.data.DeviceImageDataset` on the device, bf16 autocast, fused
+    :class:`~cocogoat_utils.device_dataset.DeviceImageDataset` on the device, bf16 autocast, fused
     Adam, no host sync inside the timed loop, ``cudnn.benchmark`` on CUDA, and optionally
     channels_last (``--channels-last``).
 
@@ -67,7 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         f"(default {DEFAULTS['subset']}; {SMOKE['subset']} with --smoke)")
     p.add_argument("--channels-last", action="store_true",
                    help="cocogoat trainer: models and DeviceImageDataset in channels_last memory format")
-    p.add_argument("--no-amp", action="store_true", help="cocogoat trainer: fp32 instead of bf16 autocast")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"),
+                   help="cocogoat trainer's precision (default auto: bf16 on Ampere+ GPUs and bf16-capable CPUs, "
+                        "fp16 with a gradient scaler on older GPUs, else fp32)")
     p.add_argument("--skip-tutorial", action="store_true", help="do not run the tutorial loop (no ratios then)")
     p.add_argument("--device", default="auto", help="'auto' (default: CUDA when available, else CPU), 'cuda', 'cuda:1', 'cpu'")
     p.add_argument("--smoke", action="store_true",
@@ -192,13 +194,13 @@ def tutorial_loop(image_folder: Path, device, *, batch_size: int, workers: int, 
 
 # --------------------------------------------------------------------------- (b) cocogoat's trainer
 
-def cocogoat_trainer(images, device, *, batch_size: int, steps: int, warmup: int, channels_last: bool, amp: bool,
+def cocogoat_trainer(images, device, *, batch_size: int, steps: int, warmup: int, channels_last: bool, precision: str,
                      seed: int) -> dict:
     from cocogoat_utils.runtime import synchronize
 
     import torch
 
-    from cocogoat_utils.data import DeviceImageDataset
+    from cocogoat_utils.device_dataset import DeviceImageDataset
     from cocogoat_utils.models.dcgan import build_dcgan
     from cocogoat_utils.train import GANTrainConfig, GANTrainer
 
@@ -211,7 +213,7 @@ def cocogoat_trainer(images, device, *, batch_size: int, steps: int, warmup: int
         discriminator = discriminator.to(memory_format=torch.channels_last)
     data = DeviceImageDataset(images, device, channels_last=channels_last, seed=seed)
     total = warmup + steps
-    config = GANTrainConfig(steps=total, batch_size=batch_size, amp=amp, log_every=total + 1,
+    config = GANTrainConfig(steps=total, batch_size=batch_size, precision=precision, log_every=total + 1,
                             sample_every=total + 1, checkpoint_every=total + 1, seed=seed)
     trainer = GANTrainer(generator, discriminator, data, config=config, progress=False)
     trainer.generator.train()
@@ -226,15 +228,14 @@ def cocogoat_trainer(images, device, *, batch_size: int, steps: int, warmup: int
     synchronize(device)
     elapsed = time.perf_counter() - start
     finite = bool(torch.isfinite(losses).all())  # read after the clock stopped
-    amp_on = amp and device.type == "cuda"  # GANTrainer ignores amp off CUDA
-    parts = ["DeviceImageDataset", "bf16" if amp_on else "fp32", "fused Adam" if device.type == "cuda" else "Adam"]
+    parts = ["DeviceImageDataset", trainer.precision, "fused Adam" if device.type == "cuda" else "Adam"]
     if channels_last:
         parts.append("channels_last")
     if device.type == "cuda":
         parts.append("cudnn.benchmark")
     return dict(variant=f"cocogoat trainer ({', '.join(parts)})", pipeline="cocogoat", batch=batch_size,
                 steps=steps, seconds=elapsed, images_per_s=batch_size * steps / elapsed, finite_losses=finite,
-                channels_last=channels_last, amp=amp_on)
+                channels_last=channels_last, precision=trainer.precision)
 
 
 # --------------------------------------------------------------------------- report
@@ -276,7 +277,7 @@ def main(argv=None) -> int:
     import torch
     import torchvision
 
-    from cocogoat_utils.data import load_openmoji
+    from cocogoat_utils.openmoji import load_openmoji
     from cocogoat_utils.runtime import device_name
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
@@ -305,7 +306,7 @@ def main(argv=None) -> int:
         print(f"  {baseline['variant']} @ {baseline['batch']}: {baseline['images_per_s']:,.0f} images/s", flush=True)
     for batch in args.batch_sizes:
         row = cocogoat_trainer(images, device, batch_size=batch, steps=args.steps, warmup=args.warmup,
-                               channels_last=args.channels_last, amp=not args.no_amp, seed=args.seed)
+                               channels_last=args.channels_last, precision=args.precision, seed=args.seed)
         rows.append(row)
         print(f"  {row['variant']} @ {batch}: {row['images_per_s']:,.0f} images/s", flush=True)
         if device.type == "cuda":
@@ -341,10 +342,10 @@ def main(argv=None) -> int:
     report = {
         "device": name, "torch": torch.__version__, "torchvision": torchvision.__version__,
         "python": platform.python_version(), "cpu_threads": torch.get_num_threads(),
-        "dataset": "OpenMoji 64x64 on white (cocogoat_utils.data.load_openmoji)", "dataset_size": len(images),
+        "dataset": "OpenMoji 64x64 on white (cocogoat_utils.openmoji.load_openmoji)", "dataset_size": len(images),
         "dataset_full_size": full_size,
         "settings": {k: getattr(args, k) for k in ("steps", "warmup", "batch_sizes", "tutorial_batch", "workers",
-                                                   "subset", "channels_last", "no_amp", "smoke", "seed")},
+                                                   "subset", "channels_last", "precision", "smoke", "seed")},
         "rows": rows, "targets": {"ratio_at_128_min": TARGET_RATIO_AT_128,
                                   "images_per_s_at_1024_min": TARGET_IMAGES_PER_S_AT_1024, **checks},
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

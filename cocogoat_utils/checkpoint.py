@@ -4,19 +4,26 @@ A checkpoint is one dict::
 
     {"version": 1, "step": int, "models": {name: state_dict}, "optimizers": {name: state_dict},
      "ema": state_dict | None, "scaler": state_dict | None, "signatures": {name: str},
-     "config": dict, "history": dict}
+     "config": dict, "history": dict, **extra}
 
+``extra`` holds what a trainer needs to continue exactly where it stopped (random-number
+streams, learning-rate schedules, gradient scalers, wall time spent, callbacks' state).
 ``signatures`` records each model's class and constructor arguments, so loading a
 checkpoint into a model of another kind or size fails with both named, before a single
 weight is copied. Files are written to a temporary name in the same folder and renamed,
-so a killed kernel never leaves a half-written checkpoint behind.
+so a killed kernel never leaves a half-written checkpoint behind, and a failed write (a
+full disk) leaves the previous checkpoint as it was. :func:`load_newest` skips a damaged
+newest checkpoint, with a warning naming it, and loads the newest good one.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -75,10 +82,14 @@ def save_checkpoint(
     history: Mapping[str, Any] | None = None,
     keep: int = 2,
     filename: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``directory/step_<step>.pt`` atomically; keep only the newest ``keep`` such files.
 
-    ``filename`` (e.g. ``"best.pt"``) writes that file instead and prunes nothing.
+    ``filename`` (e.g. ``"best.pt"``) writes that file instead and prunes nothing. ``extra``
+    adds entries to the checkpoint (tensors, numbers, strings, lists and dicts of them).
+    A write that fails (a full disk) raises an ``OSError`` that names the file and the
+    previous checkpoint, which is left intact.
     """
     directory = Path(directory)
     state = {
@@ -91,8 +102,17 @@ def save_checkpoint(
         "scaler": scaler.state_dict() if scaler is not None else None,
         "config": dict(config or {}),
         "history": dict(history or {}),
+        **dict(extra or {}),
     }
-    path = atomic_save(state, directory / (filename or f"step_{int(step):08d}.pt"))
+    target = directory / (filename or f"step_{int(step):08d}.pt")
+    try:
+        path = atomic_save(state, target)
+    except OSError as error:
+        previous = latest_checkpoint(directory)
+        kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise OSError(error.errno or errno.EIO, f"could not write checkpoint {target} ({reason}); {kept}. "
+                      "Free some space (or choose another out_dir) and save again") from error
     if keep and filename is None:
         for old in list_checkpoints(directory)[:-keep]:
             old.unlink(missing_ok=True)
@@ -134,7 +154,7 @@ def load_checkpoint(
     """
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError) as error:  # torn, truncated or not a torch file
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:  # torn, truncated, not torch
         raise CheckpointMismatch(f"{path} cannot be read as a checkpoint ({type(error).__name__}); "
                                  "nothing was loaded") from error
     if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION:
@@ -150,6 +170,16 @@ def load_checkpoint(
         if own.keys() != saved.keys() or any(getattr(own[k], "shape", None) != getattr(saved[k], "shape", None)
                                              for k in own):  # extra state (a growing model's level) has no shape
             raise CheckpointMismatch(f"checkpoint {path}: the tensors of {name!r} do not match {expected}")
+    for name, optimizer in (optimizers or {}).items():
+        saved = state["optimizers"].get(name)
+        if saved is not None and [len(g["params"]) for g in saved["param_groups"]] != \
+                [len(g["params"]) for g in optimizer.state_dict()["param_groups"]]:
+            raise CheckpointMismatch(f"checkpoint {path}: the optimiser state of {name!r} does not fit this model")
+    if ema is not None and state.get("ema") is not None:
+        own, saved = ema.state_dict(), state["ema"]
+        if own.keys() != saved.keys() or any(getattr(own[k], "shape", None) != getattr(saved[k], "shape", None)
+                                             for k in own):
+            raise CheckpointMismatch(f"checkpoint {path}: its weight average does not match this model")
     for name, model in models.items():
         model.load_state_dict(state["models"][name])
     for name, optimizer in (optimizers or {}).items():
@@ -160,3 +190,37 @@ def load_checkpoint(
     if scaler is not None and state.get("scaler") is not None:
         scaler.load_state_dict(state["scaler"])
     return state
+
+
+def load_newest(
+    directory: str | Path,
+    *,
+    models: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    ema: nn.Module | None = None,
+    map_location: str | torch.device | None = "cpu",
+) -> tuple[Path, dict[str, Any]] | None:
+    """Load the newest checkpoint in ``directory`` that loads cleanly; ``None`` when there is none at all.
+
+    A newer one that cannot be used (truncated, empty, not a checkpoint, written by another
+    model) is skipped with one warning naming it and why. When checkpoints exist but none
+    loads, :class:`CheckpointMismatch` names the newest one's problem: nothing was loaded,
+    and the way out is ``resume=False`` or another ``out_dir``.
+    """
+    found = list_checkpoints(directory)
+    problems = []
+    for path in reversed(found):
+        try:
+            state = load_checkpoint(path, models=models, optimizers=optimizers, ema=ema, map_location=map_location)
+        except CheckpointMismatch as error:
+            problems.append((path, error))
+            continue
+        if problems:
+            skipped = "; ".join(f"{p.name}: {e}" for p, e in problems)
+            warnings.warn(f"resuming from {path.name}, the newest good checkpoint in {directory}; skipped {skipped}",
+                          stacklevel=2)
+        return path, state
+    if problems:
+        raise CheckpointMismatch(f"no checkpoint in {directory} can be resumed ({problems[0][1]}); "
+                                 "start afresh with resume=False, or choose another out_dir")
+    return None

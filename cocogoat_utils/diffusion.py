@@ -36,7 +36,13 @@ PREDICTIONS = ("eps", "v")
 
 @dataclass
 class NoiseSchedule:
-    """β, α, ᾱ and the posterior coefficients of a ``T``-step schedule, as float64 tensors of shape ``(T,)``."""
+    """β, α, ᾱ and the posterior coefficients of a ``T``-step schedule, as float64 tensors of shape ``(T,)``.
+
+    These stay on the CPU (samplers read them as Python numbers, one step at a time). What a
+    training step gathers per image — ``√ᾱ_t`` and ``√(1 − ᾱ_t)`` — comes from :meth:`table`,
+    which keeps one copy per device and dtype: after a step's first call nothing crosses
+    between host and device.
+    """
 
     kind: str
     betas: torch.Tensor
@@ -52,12 +58,29 @@ class NoiseSchedule:
         self.posterior_coef_x0 = betas * self.alpha_bars_prev.sqrt() / (1 - self.alpha_bars)
         self.posterior_coef_xt = (1 - self.alpha_bars_prev) * self.alphas.sqrt() / (1 - self.alpha_bars)
         self.betas = betas
+        self._tables: dict[tuple, torch.Tensor] = {}
+
+    def table(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """``"sqrt_alpha_bars"`` (√ᾱ) or ``"sqrt_one_minus_alpha_bars"`` (√(1 − ᾱ)) on ``device`` in ``dtype``, made once."""
+        key = (name, torch.device(device), dtype)
+        if key not in self._tables:
+            values = {"sqrt_alpha_bars": self.alpha_bars.sqrt(),
+                      "sqrt_one_minus_alpha_bars": (1 - self.alpha_bars).sqrt()}[name]
+            self._tables[key] = values.to(device=device, dtype=dtype)
+        return self._tables[key]
+
+    def to(self, device: str | torch.device, dtype: torch.dtype = torch.float32) -> NoiseSchedule:
+        """Make the per-step tables on ``device`` now (a trainer does this once, before its first step)."""
+        for name in ("sqrt_alpha_bars", "sqrt_one_minus_alpha_bars"):
+            self.table(name, torch.device(device), dtype)
+        return self
 
     @classmethod
     def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
-        """Ho et al.'s schedule, scaled so that other ``T`` keep the same total noise (β × 1000 / T)."""
+        """Ho et al.'s schedule, scaled so that other ``T`` keep the same total noise (β × 1000 / T),
+        clipped at 0.999 as the cosine schedule is (below T ≈ 50 the scaled β would pass 1)."""
         scale = 1000 / T
-        return cls("linear", torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64))
+        return cls("linear", torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64).clamp(max=0.999))
 
     @classmethod
     def cosine(cls, T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
@@ -78,15 +101,15 @@ class NoiseSchedule:
         return self.alpha_bars / (1 - self.alpha_bars)
 
 
-def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``values[t]`` shaped ``(B, 1, 1, 1)`` in ``like``'s dtype and device."""
-    return values.to(like.device)[t].to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
+def _at(schedule: NoiseSchedule, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``schedule.table(name)[t]`` shaped ``(B, 1, 1, 1)``, gathered on ``like``'s device in its dtype."""
+    return schedule.table(name, like.device, like.dtype)[t].view(-1, *([1] * (like.ndim - 1)))
 
 
 def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
     """``x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε``: the forward process in one jump."""
     noise = torch.randn_like(x0) if noise is None else noise
-    return _at(schedule.alpha_bars.sqrt(), t, x0) * x0 + _at((1 - schedule.alpha_bars).sqrt(), t, x0) * noise
+    return _at(schedule, "sqrt_alpha_bars", t, x0) * x0 + _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * noise
 
 
 def diffusion_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, labels: torch.Tensor | None = None,
@@ -109,7 +132,7 @@ def diffusion_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, *, labels: 
         drop = torch.rand(b, device=x0.device, generator=generator) < p_uncond
         labels = torch.where(drop, torch.full_like(labels, num_classes), labels)
     target = noise if prediction == "eps" else (
-        _at(schedule.alpha_bars.sqrt(), t, x0) * noise - _at((1 - schedule.alpha_bars).sqrt(), t, x0) * x0)
+        _at(schedule, "sqrt_alpha_bars", t, x0) * noise - _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0)
     return F.mse_loss(model(x_t, t, labels).float(), target.float())
 
 

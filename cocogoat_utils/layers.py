@@ -1,4 +1,4 @@
-"""Building blocks shared by several models, and the one weight-init function.
+"""Building blocks shared by several models, the generators' common interface, and the one weight-init function.
 
 The N(0, 0.02) initialisation is the DCGAN paper's (Radford, Metz & Chintala 2016,
 https://arxiv.org/abs/1511.06434): convolutions and linear layers draw their weights
@@ -17,6 +17,27 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class Generator(nn.Module):
+    """What every generator shows the GAN trainer: noise ``(B, latent_dim)`` in, and two methods.
+
+    - ``match_real(images)``: a real batch in the form the discriminator compares with this
+      generator's output — as it is for a generator that draws one image at the data's size;
+      every scale for a multi-scale generator; pooled and faded for a growing one.
+    - ``images(output)``: the final images in what ``forward`` returns (the output itself, or
+      the largest scale of a multi-scale generator).
+
+    The trainer calls these and never asks which kind of generator it has.
+    """
+
+    latent_dim: int
+
+    def match_real(self, images: torch.Tensor):
+        return images
+
+    def images(self, output) -> torch.Tensor:
+        return output
 
 
 def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:

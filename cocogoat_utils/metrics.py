@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runtime import repo_root
+from .pretrained import bundled_path
 
 FEATURE_IMAGE_SIZE = 32
-CLASSIFIER_PATH = repo_root() / "checkpoints" / "openmoji_classifier.pt"
+CLASSIFIER_FILE = "openmoji_classifier.pt"
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's file name
 
 
@@ -109,9 +109,7 @@ def load_feature_extractor(feature_space: str = "auto", *, device: str | torch.d
         return InceptionFeatures().to(device), "inception-v3 pool3 (2048-d)"
     from .models.selector import ImageClassifier
 
-    if not CLASSIFIER_PATH.is_file():
-        raise FileNotFoundError(f"{CLASSIFIER_PATH} is missing: run checkpoints/train_feature_classifier.py")
-    state = torch.load(CLASSIFIER_PATH, map_location="cpu", weights_only=True)
+    state = torch.load(bundled_path(CLASSIFIER_FILE), map_location="cpu", weights_only=True)
     classifier = ImageClassifier(**state["config"])
     classifier.load_state_dict(state["state_dict"])
     name = f"openmoji-classifier ({classifier.feature_dim}-d, {state['image_size']}px)"
@@ -201,6 +199,37 @@ def diversity(features: torch.Tensor) -> float:
     if n < 2:
         raise ValueError("diversity needs at least 2 samples")
     return float(torch.pdist(features).mean())
+
+
+def collapse_status(metrics: list[dict], *, threshold: float = 0.5) -> dict:
+    """Whether and how a run collapsed, from its quality evaluations in step order.
+
+    Every evaluation whose diversity ratio is under ``threshold`` counts as collapsed, whether
+    the run was ever diverse or not. Returns ``{"collapsed": …, "kind": …, "step": …,
+    "collapsed_steps": […], "text": …}``: ``collapsed`` is the last evaluation's flag; ``kind`` is
+    ``"from the start"`` (no diverse evaluation before the first collapsed one),
+    ``"after being diverse"``, or ``None`` (never); ``step`` is the first collapsed evaluation's.
+    """
+    flagged = [m for m in metrics if m["diversity_ratio"] < threshold]
+    if not metrics:
+        return {"collapsed": False, "kind": None, "step": None, "collapsed_steps": [], "text": "not measured"}
+    if not flagged:
+        low = min(m["diversity_ratio"] for m in metrics)
+        return {"collapsed": False, "kind": None, "step": None, "collapsed_steps": [],
+                "text": f"no collapse (diversity ratio ≥ {threshold:g} at all {len(metrics)} evaluations; lowest {low:.2f})"}
+    first = flagged[0]
+    diverse_before = [m for m in metrics if m["step"] < first["step"]]
+    kind = "after being diverse" if diverse_before else "from the start"
+    last = metrics[-1]
+    if kind == "from the start":
+        text = f"collapsed from the start (diversity ratio {first['diversity_ratio']:.2f} at step {first['step']})"
+    else:
+        text = (f"collapsed at step {first['step']} after being diverse (diversity ratio "
+                f"{diverse_before[-1]['diversity_ratio']:.2f} → {first['diversity_ratio']:.2f})")
+    if last["diversity_ratio"] >= threshold:
+        text += f"; diverse again by step {last['step']} ({last['diversity_ratio']:.2f})"
+    return {"collapsed": last["diversity_ratio"] < threshold, "kind": kind, "step": first["step"],
+            "collapsed_steps": [m["step"] for m in flagged], "text": text}
 
 
 def block_artifact(images: torch.Tensor, block: int = 2) -> float:

@@ -1,12 +1,18 @@
-"""Run-time set-up every notebook does first: seeds, the device, and the ``scale`` table.
+"""Run-time set-up every notebook and trainer shares: seeds, devices, precision, processes, and where outputs go.
 
-A notebook's ``parameters`` cell holds plain values (``None`` meaning "from the scale
-table"); the next cell calls :func:`resolve_params` so that papermill's injected
-overrides win over the table.
+- :func:`set_seed`, :func:`pick_device`, :func:`pick_precision` (bf16 where the hardware has it,
+  fp16 with a gradient scaler on older GPUs, fp32 elsewhere) and :func:`autocast`.
+- :func:`distributed`: this process's rank and the number of processes (``torchrun``).
+- The ``scale`` table: a notebook's ``parameters`` cell holds plain values (``None`` meaning
+  "from the scale table"); :func:`resolve_params` fills them, so papermill's overrides win.
+- :func:`home`: where runs, the render cache, labels and checkpoints are written —
+  ``$COCOGOAT_HOME``, else the repository when running from a checkout, else the current
+  folder (``/content`` in Colab); never the installed package's folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import Mapping
@@ -15,8 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 SCALES = ("smoke", "cpu", "gpu")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -25,6 +34,11 @@ def set_seed(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def stream_seed(seed: int, rank: int = 0, stream: int = 0) -> int:
+    """A seed for random stream number ``stream`` of process ``rank``: distinct for every (seed, rank, stream)."""
+    return (seed * 1_000_003 + rank * 10_007 + stream) % 2**63
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -36,6 +50,57 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX), where bf16 autocast is faster than fp32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def pick_precision(precision: str = "auto", device: str | torch.device = "cpu") -> str:
+    """``"bf16"``, ``"fp16"`` or ``"fp32"``: what ``precision`` means on ``device``.
+
+    ``"auto"``: bf16 on CUDA GPUs of compute capability ≥ 8.0 (Ampere and newer) and on CPUs with
+    native bf16; fp16 (with a gradient scaler) on older CUDA GPUs such as Colab's T4, which
+    emulate bf16 more slowly than fp32; fp32 anywhere else. Other values are taken as given.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: expected one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp16"
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: str | torch.device, precision: str):
+    """The autocast context for a resolved ``precision`` (``"fp32"``: a no-op)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless ``torch.distributed`` was initialised."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module):
+    """Put ``modules`` in eval mode for the block, then restore each one's mode."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 def default_scale() -> str:
@@ -66,16 +131,32 @@ def resolve_params(
     return resolved
 
 
+def is_checkout(folder: Path = PACKAGE_DIR.parent) -> bool:
+    """Whether ``folder`` is this project's repository (a source checkout, not site-packages)."""
+    return (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir()
+
+
+def home() -> Path:
+    """Where ``runs/``, ``data/``, label files and trained checkpoints go.
+
+    ``$COCOGOAT_HOME`` when set; else the repository when the package runs from a checkout
+    (``pip install -e .``, ``make``); else the current folder (Colab: ``/content``).
+    """
+    if os.environ.get("COCOGOAT_HOME"):
+        return Path(os.environ["COCOGOAT_HOME"]).expanduser().resolve()
+    return PACKAGE_DIR.parent if is_checkout() else Path.cwd().resolve()
+
+
 def repo_root() -> Path:
-    """The repository (or installed package's parent) folder: where ``runs/``, ``data/`` and ``checkpoints/`` live."""
-    return Path(__file__).resolve().parent.parent
+    """The folder outputs go under (see :func:`home`); kept under its old name."""
+    return home()
 
 
 def short_path(path: str | Path) -> str:
-    """``path`` relative to the repository when it lies inside it (for printing), else as given."""
+    """``path`` relative to :func:`home` when it lies inside it (for printing), else as given."""
     path = Path(path).resolve()
     try:
-        return str(path.relative_to(repo_root()))
+        return str(path.relative_to(home()))
     except ValueError:
         return str(path)
 
@@ -84,6 +165,20 @@ def device_name(device: str | torch.device) -> str:
     """The accelerator's model name (``"NVIDIA H100 80GB HBM3"``), else the device type (``"cpu"``)."""
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
+def hardware(device: str | torch.device) -> str:
+    """What ran the work, for records: the GPU's name, or the CPU's model and the threads torch used."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {torch.get_num_threads()} thread(s)" + (f" ({device.type})" if device.type != "cpu" else "")
 
 
 def synchronize(device: str | torch.device) -> None:

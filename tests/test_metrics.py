@@ -6,7 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cocogoat_utils import metrics
-from cocogoat_utils.data import DeviceImageDataset, load_openmoji
+from cocogoat_utils.device_dataset import DeviceImageDataset
+from cocogoat_utils.openmoji import load_openmoji
+from cocogoat_utils.layers import Generator
 from cocogoat_utils.metrics import (QualityMetrics, diversity, extract_features, frechet_distance, kernel_distance,
                                     load_feature_extractor, precision_recall, real_data_floor)
 
@@ -121,7 +123,7 @@ def test_inception_is_never_downloaded(monkeypatch, tmp_path):
         load_feature_extractor("clip")
 
 
-class CollapsingGenerator(nn.Module):
+class CollapsingGenerator(Generator):
     """Real images picked by the noise (diverse) until ``collapsed`` is set, then one image for every noise."""
 
     def __init__(self, bank):
@@ -137,9 +139,19 @@ class CollapsingGenerator(nn.Module):
         return (self.bank[index] * self.scale).clamp(-1, 1)
 
 
-def test_trainer_scores_every_n_steps_keeps_the_best_and_flags_a_collapse(real, tmp_path):
+def _tracked(real, generator, tmp_path=None, steps=6, callbacks=()):
     from cocogoat_utils.models.dcgan import DCGANDiscriminator
-    from cocogoat_utils.train import Callback, GANTrainConfig, GANTrainer
+    from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker
+
+    config = GANTrainConfig(steps=steps, batch_size=8, log_every=2, sample_every=100, checkpoint_every=None, n_samples=4)
+    tracker = QualityTracker(QualityMetrics(real[:200]), every=2, samples=100)
+    trainer = GANTrainer(generator, DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
+                         config=config, out_dir=tmp_path, progress=False, callbacks=[tracker, *callbacks])
+    return trainer, tracker
+
+
+def test_tracker_scores_every_n_steps_keeps_the_best_and_flags_a_collapse_after_diversity(real, tmp_path):
+    from cocogoat_utils.train import Callback
 
     seen = []
 
@@ -148,38 +160,50 @@ def test_trainer_scores_every_n_steps_keeps_the_best_and_flags_a_collapse(real, 
             seen.append(result["step"])
             trainer.generator.collapsed = trainer.step >= 4
 
-    config = GANTrainConfig(steps=6, batch_size=8, log_every=2, sample_every=100, checkpoint_every=0,
-                            n_samples=4, metric_every=2, metric_samples=100)
-    generator = CollapsingGenerator(real[200:])
-    trainer = GANTrainer(generator, DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
-                         config=config, out_dir=tmp_path, progress=False, quality=QualityMetrics(real[:200]),
-                         callbacks=[CollapseAfterStep4()])
-    with pytest.warns(UserWarning, match="mode collapse at step 6"):
+    trainer, tracker = _tracked(real, CollapsingGenerator(real[200:]), tmp_path, callbacks=[CollapseAfterStep4()])
+    with pytest.warns(UserWarning, match="collapsed at step 6 after being diverse"):
         trainer.fit()
-    assert [m["step"] for m in trainer.metrics] == [2, 4, 6] == seen
-    assert [m["collapsed"] for m in trainer.metrics] == [False, False, True]
-    assert trainer.collapse_step == 6
-    best = min(trainer.metrics, key=lambda m: m["fd"])
+    assert [m["step"] for m in tracker.metrics] == [2, 4, 6] == seen
+    assert [m["collapsed"] for m in tracker.metrics] == [False, False, True]
+    assert tracker.collapse_step == 6 and tracker.collapse["kind"] == "after being diverse"
+    assert tracker.collapse["collapsed"]
+    best = tracker.best
     assert best["step"] != 6 and torch.load(tmp_path / "best.pt", weights_only=True)["step"] == best["step"]
-    saved = torch.load(trainer.last_checkpoint, weights_only=True)["history"]["metrics"]
+    saved = torch.load(trainer.last_checkpoint, weights_only=True)["callbacks"]["0:QualityTracker"]["metrics"]
     assert [m["step"] for m in saved] == [2, 4, 6]
-    resumed = GANTrainer(CollapsingGenerator(real[200:]), DCGANDiscriminator(image_size=32, width=8),
-                         DeviceImageDataset(real), config=config, out_dir=tmp_path, progress=False)
-    assert resumed.resume() and resumed.collapse_step == 6 and len(resumed.metrics) == 3
+    resumed, again = _tracked(real, CollapsingGenerator(real[200:]), tmp_path)
+    assert resumed.resume() and again.collapse_step == 6 and len(again.metrics) == 3
 
 
-def test_a_generator_that_never_was_diverse_is_not_called_collapsed(real):
-    from cocogoat_utils.models.dcgan import DCGANDiscriminator
-    from cocogoat_utils.train import GANTrainConfig, GANTrainer
-
+def test_a_generator_that_never_was_diverse_is_reported_collapsed_from_the_start(real):
     generator = CollapsingGenerator(real[200:])
     generator.collapsed = True  # alike from the start, as an untrained generator's grey samples are
-    config = GANTrainConfig(steps=4, batch_size=8, log_every=2, sample_every=100, checkpoint_every=0,
-                            n_samples=4, metric_every=2, metric_samples=100)
-    trainer = GANTrainer(generator, DCGANDiscriminator(image_size=32, width=8), DeviceImageDataset(real),
-                         config=config, progress=False, quality=QualityMetrics(real[:200]))
+    trainer, tracker = _tracked(real, generator, steps=4)
+    with pytest.warns(UserWarning, match="collapsed from the start"):
+        trainer.fit()
+    assert all(m["collapsed"] for m in tracker.metrics)
+    status = tracker.collapse
+    assert status["kind"] == "from the start" and status["step"] == 2 and status["collapsed_steps"] == [2, 4]
+    assert status["text"].startswith("collapsed from the start")
+
+
+def test_a_diverse_run_is_not_flagged(real, recwarn):
+    trainer, tracker = _tracked(real, CollapsingGenerator(real[200:]), steps=4)
     trainer.fit()
-    assert all(m["collapsed"] for m in trainer.metrics) and trainer.collapse_step is None
+    assert not any(m["collapsed"] for m in tracker.metrics)
+    status = tracker.collapse
+    assert status == {**status, "collapsed": False, "kind": None, "step": None, "collapsed_steps": []}
+    assert status["text"].startswith("no collapse") and not [w for w in recwarn if "collapse" in str(w.message)]
+
+
+def test_collapse_status_by_hand():
+    from cocogoat_utils.metrics import collapse_status
+
+    run = [{"step": s, "diversity_ratio": r} for s, r in [(10, 0.9), (20, 0.3), (30, 0.7)]]
+    status = collapse_status(run, threshold=0.5)
+    assert status["kind"] == "after being diverse" and status["step"] == 20 and not status["collapsed"]
+    assert "0.90 → 0.30" in status["text"] and "diverse again by step 30" in status["text"]
+    assert collapse_status([], threshold=0.5)["text"] == "not measured"
 
 
 def test_block_artifact_finds_enlarged_pixels_and_spares_smooth_images():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from cocogoat_utils.checkpoint import list_checkpoints, load_checkpoint
-from cocogoat_utils.data import DeviceImageDataset
+from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from cocogoat_utils.train import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, eval_mode
 
@@ -75,8 +75,9 @@ def test_fit_records_history_samples_and_checkpoints(tmp_path):
     state = torch.load(trainer.last_checkpoint, weights_only=True)
     assert state["step"] == 6
     assert state["history"]["step"] == [1, 2, 3, 4, 5, 6]
-    assert set(state["history"]) == {"step", "metrics", *HISTORY_KEYS}
-    assert state["history"]["metrics"] == []  # no quality metrics asked for
+    assert set(state["history"]) == {"step", *HISTORY_KEYS}
+    assert state["callbacks"] == {}  # no quality tracker (or other stateful callback) attached
+    assert state["elapsed"] > 0 and set(state["random"][0]) == {"data", "noise", "torch"}
 
 
 def test_fit_without_out_dir_writes_nothing(tmp_path, monkeypatch):
@@ -90,12 +91,12 @@ def test_fit_without_out_dir_writes_nothing(tmp_path, monkeypatch):
 
 def test_resume_continues_from_checkpoint(tmp_path):
     out = tmp_path / "run"
-    first = _trainer(out, sample_every=2, checkpoint_every=0)
+    first = _trainer(out, sample_every=2, checkpoint_every=None)
     first.fit(4)
     assert [p.name for p in list_checkpoints(out)] == ["step_00000004.pt"]
     trained = _params(first.generator)
 
-    second = _trainer(out, seed=123, sample_every=2, checkpoint_every=0)  # fresh models, other init
+    second = _trainer(out, seed=123, sample_every=2, checkpoint_every=None)  # fresh models, other init
     fresh = _params(second.generator)
     history = second.fit(8)
     assert second.step == 8
@@ -112,7 +113,7 @@ def test_resume_continues_from_checkpoint(tmp_path):
 
 def test_resume_loads_the_first_runs_weights(tmp_path):
     out = tmp_path / "run"
-    first = _trainer(out, checkpoint_every=0)
+    first = _trainer(out, checkpoint_every=None)
     first.fit(2)
     second = _trainer(out, seed=7)
     assert _differ(_params(first.generator), _params(second.generator))
@@ -127,7 +128,7 @@ def test_resume_into_another_model_is_refused(tmp_path):
     from cocogoat_utils.checkpoint import CheckpointMismatch
 
     out = tmp_path / "run"
-    _trainer(out, checkpoint_every=0).fit(2)
+    _trainer(out, checkpoint_every=None).fit(2)
     torch.manual_seed(0)
     sprite_g = DCGANGenerator(image_size=SIZE, latent_dim=LATENT, width=16, arch="sprite")
     before = _params(sprite_g)
@@ -140,8 +141,8 @@ def test_resume_into_another_model_is_refused(tmp_path):
 
 def test_fit_resume_false_starts_over(tmp_path):
     out = tmp_path / "run"
-    _trainer(out, checkpoint_every=0).fit(2)
-    again = _trainer(out, checkpoint_every=0)
+    _trainer(out, checkpoint_every=None).fit(2)
+    again = _trainer(out, checkpoint_every=None)
     history = again.fit(3, resume=False)
     assert history["step"] == [1, 2, 3]
 
@@ -163,8 +164,8 @@ def test_ema_sampler(tmp_path):
     assert trainer.sampler is not trainer.generator
     trainer.fit()
     assert _differ(_params(trainer.generator), _params(trainer.ema.module))
-    with eval_mode(trainer.ema.module):
-        expected = trainer.ema.module(trainer.fixed_noise)
+    with eval_mode(trainer.ema.module), trainer.autocast():
+        expected = trainer.ema.module(trainer.fixed_noise).float()
     assert torch.equal(trainer.sample(), ((expected + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
     state = torch.load(trainer.last_checkpoint, weights_only=True)
     assert state["ema"] is not None
@@ -251,7 +252,7 @@ def test_nan_stops_training_and_keeps_the_last_checkpoint(tmp_path):
 def test_nan_detected_between_log_reads(tmp_path):
     # with a long log interval the NaN is caught at the next read, still naming its step
     _, d = _models()
-    trainer = _trainer(tmp_path / "run", steps=6, log_every=50, checkpoint_every=0, sample_every=100,
+    trainer = _trainer(tmp_path / "run", steps=6, log_every=50, checkpoint_every=None, sample_every=100,
                        discriminator=NaNAfter(d, after=9))
     with pytest.raises(FloatingPointError, match="step 4"):
         trainer.fit()
@@ -364,3 +365,32 @@ def test_r1_penalty_changes_the_discriminator_update():
     assert penalised.history["d_loss"][0] > 0
     with pytest.raises(ValueError, match="r1_gamma"):
         GANTrainConfig(r1_gamma=-1.0)
+
+
+def test_label_smoothing_and_instance_noise_reach_the_discriminator():
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return self.inner(x)
+
+    _, d = _models()
+    noisy = _trainer(steps=1, instance_noise=0.5, discriminator=Spy(d), diffaugment=None)
+    noisy.fit()
+    clean_real = seen[0]
+    assert not torch.equal(clean_real.clamp(-1, 1), clean_real)  # noise pushed pixels outside [-1, 1]
+    plain, smoothed = _trainer(steps=1), _trainer(steps=1, label_smoothing=0.2)
+    plain.fit(), smoothed.fit()
+    assert smoothed.history["d_loss"][0] != pytest.approx(plain.history["d_loss"][0])  # same batches, other target
+
+
+def test_dragan_penalty_changes_the_discriminator_update():
+    plain, penalised = _trainer(steps=1), _trainer(steps=1, dragan_lambda=10.0)
+    plain.fit(), penalised.fit()
+    assert _differ(_params(plain.discriminator), _params(penalised.discriminator))
+    assert penalised.history["d_loss"][0] > plain.history["d_loss"][0]

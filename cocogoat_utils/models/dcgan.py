@@ -19,12 +19,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import check_image_size, down_block, init_normal_, up_block
+from ..layers import Generator, check_image_size, down_block, init_normal_, up_block
 
 SIZES = (32, 64, 128)
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """Noise ``(B, latent_dim)`` → image ``(B, channels, image_size, image_size)`` in ``[-1, 1]``."""
 
     def __init__(self, *, image_size: int = 64, latent_dim: int = 100, channels: int = 3, width: int = 64,

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from ..layers import EqualizedConv2d, EqualizedLinear, Generator, MinibatchStdDev, PixelNorm
 
 
 def resolution(level: int) -> int:
@@ -73,7 +73,7 @@ class _Growing(nn.Module):
         self.set_level(state["level"], state["alpha"])
 
 
-class ProGenerator(_Growing):
+class ProGenerator(_Growing, Generator):
     """Noise ``(B, latent_dim)`` → images ``(B, C, 4·2^level, 4·2^level)``, roughly in ``[-1, 1]``.
 
     The output is linear, as in the paper; :func:`cocogoat_utils.data.to_uint8` clamps it.

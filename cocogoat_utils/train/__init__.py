@@ -1,19 +1,24 @@
-"""The training loops: GANs (``gan``), diffusion models (``diffusion``), classifiers (``classifier``),
-inpainters (``inpaint``), the box regressor (``emboxer``) and the progressive GAN's
-levels (``progressive``, on top of ``gan``).
+"""The training loops: one loop (``loop``) with what plugs into it — GANs (``gan``), diffusion models
+(``diffusion``), the progressive GAN's levels (``progressive``), callbacks (``callbacks``) — and the
+short task-specific loops: classifiers (``classifier``), inpainters (``inpaint``), the box regressor
+(``emboxer``). ``optim`` holds Adam and the weight average every trainer uses.
 
 Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, train_classifier``.
 """
 
+from .callbacks import LiveLossPlot, PerScaleLosses, QualityTracker, SampleGridSaver, ScaleGridSaver, TensorBoardLogger
 from .classifier import predict, pseudo_label, self_train, train_classifier
 from .diffusion import DiffusionTrainConfig, DiffusionTrainer
 from .emboxer import box_scores, predict_boxes, train_emboxer
-from .gan import EMA, HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer, PerScaleLosses, eval_mode, make_adam
+from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
 from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
+from .loop import Callback, ConfigMismatch, TrainConfig, Trainer
+from .optim import EMA, make_adam
 from .progressive import FadeIn, LevelPlan, ProgressiveTrainer, level_plan
+from ..runtime import eval_mode
 
-__all__ = ["DiffusionTrainConfig", "DiffusionTrainer", "EMA", "HISTORY_KEYS", "Callback", "GANTrainConfig",
-           "GANTrainer", "PerScaleLosses", "eval_mode", "make_adam", "predict", "pseudo_label", "self_train",
-           "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores", "predict_boxes",
-           "train_emboxer",
-           "FadeIn", "LevelPlan", "ProgressiveTrainer", "level_plan"]
+__all__ = ["Callback", "ConfigMismatch", "TrainConfig", "Trainer", "DiffusionTrainConfig", "DiffusionTrainer", "EMA",
+           "HISTORY_KEYS", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label",
+           "self_train", "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores",
+           "predict_boxes", "train_emboxer", "FadeIn", "LevelPlan", "ProgressiveTrainer", "level_plan",
+           "LiveLossPlot", "PerScaleLosses", "QualityTracker", "SampleGridSaver", "ScaleGridSaver", "TensorBoardLogger"]

@@ -1,7 +1,8 @@
 """Training and scoring an inpainter: fill a square hole so that it matches the real image.
 
-The loss and the scores count only the pixels in the hole (:func:`~cocogoat_utils.models.lstm_gan.masked_l1`):
-outside it the inpainter copies its input, so whole-image scores would flatter it.
+Every image of every batch gets its own square hole (:func:`box_masks`); the loss and the scores
+count only the pixels in the hole (:func:`masked_l1`): outside it the inpainter copies its input,
+so whole-image scores would flatter it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,24 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import to_float
-from ..models.lstm_gan import box_masks, masked_l1
+
+
+def box_masks(batch: int, size: int, *, fraction: float = 0.25, generator: torch.Generator | None = None,
+              device: str | torch.device = "cpu") -> torch.Tensor:
+    """``(batch, 1, size, size)`` masks, each a square hole of ``fraction`` of the area at a random place."""
+    side = max(1, round(size * fraction**0.5))
+    corners = torch.randint(0, size - side + 1, (batch, 2), generator=generator,
+                            device=generator.device if generator is not None else device).to(device)
+    grid = torch.arange(size, device=device)
+    rows = (grid >= corners[:, :1]) & (grid < corners[:, :1] + side)  # (batch, size)
+    cols = (grid >= corners[:, 1:]) & (grid < corners[:, 1:] + side)
+    return (rows[:, :, None] & cols[:, None, :]).unsqueeze(1).float()
+
+
+def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over the masked pixels only (all channels): ``Σ m·|p − t| / (C · Σ m)``."""
+    channels = prediction.shape[1]
+    return (mask * (prediction - target).abs()).sum() / (mask.sum() * channels).clamp_min(1)
 
 
 def train_inpainter(model: nn.Module, images: torch.Tensor, *, steps: int = 1000, batch_size: int = 64,

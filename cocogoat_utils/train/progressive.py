@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import CheckpointMismatch
-from ..data import DeviceImageDataset
+from ..device_dataset import DeviceImageDataset
 from ..models.progan import ProDiscriminator, ProGenerator, resolution, set_level
-from .gan import HISTORY_KEYS, Callback, GANTrainConfig, GANTrainer
+from .callbacks import QualityTracker
+from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
+from .loop import Callback
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class ProgressiveTrainer:
     def __init__(self, generator: ProGenerator, discriminator: ProDiscriminator, data: DeviceImageDataset, *,
                  plan: Sequence[LevelPlan], config: GANTrainConfig, out_dir: str | Path | None = None,
                  callbacks: Sequence[Callback] = (), quality_images: torch.Tensor | None = None,
-                 feature_space: str = "auto", progress: bool = True) -> None:
+                 feature_space: str = "auto", metric_samples: int = 1000, progress: bool = True) -> None:
         self.plan = list(plan)
         if not self.plan:
             raise ValueError("the plan has no levels")
@@ -132,7 +134,7 @@ class ProgressiveTrainer:
         self.generator, self.discriminator, self.data = generator, discriminator, data
         self.config, self.callbacks, self.progress = config, list(callbacks), progress
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.quality_images, self.feature_space = quality_images, feature_space
+        self.quality_images, self.feature_space, self.metric_samples = quality_images, feature_space, metric_samples
         self.trainer: GANTrainer | None = None  # the current level's
         self.results: list[dict] = []  # one per finished level
         self._layout_checked = False
@@ -162,13 +164,15 @@ class ProgressiveTrainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(mine, indent=2))
 
-    def _quality(self, plan: LevelPlan):
+    def _quality(self, plan: LevelPlan) -> list[QualityTracker]:
+        """A tracker scoring the level's end against the reals pooled to its size (none without quality images)."""
         if self.quality_images is None:
-            return None
+            return []
         from ..metrics import QualityMetrics
 
-        return QualityMetrics(pool_to(self.quality_images, plan.resolution), feature_space=self.feature_space,
-                              device=self.data.device)
+        quality = QualityMetrics(pool_to(self.quality_images, plan.resolution), feature_space=self.feature_space,
+                                 device=self.data.device)
+        return [QualityTracker(quality, samples=self.metric_samples)]
 
     def fit_level(self, index: int, *, resume: bool = True) -> GANTrainer:
         """Train level ``plan[index]`` (resuming its checkpoint when there is one); returns its trainer."""
@@ -179,9 +183,10 @@ class ProgressiveTrainer:
         config = replace(self.config, steps=plan.steps, batch_size=plan.batch_size)
         previous = self.trainer
         set_level(plan.level, plan.alpha(0), self.generator, self.discriminator)
+        tracker = self._quality(plan)
         trainer = GANTrainer(self.generator, self.discriminator, self.data, config=config,
-                             out_dir=self.level_dir(plan), callbacks=[FadeIn(plan), *self.callbacks],
-                             progress=self.progress, quality=self._quality(plan))
+                             out_dir=self.level_dir(plan), callbacks=[FadeIn(plan), *tracker, *self.callbacks],
+                             progress=self.progress)
         if trainer.ema is not None and previous is not None and previous.ema is not None:
             trainer.ema.module.load_state_dict(previous.ema.module.state_dict())  # the average carries over
         if resume and trainer.resume() and self.generator.level != plan.level:
@@ -195,7 +200,7 @@ class ProgressiveTrainer:
         result = {"level": plan.level, "resolution": plan.resolution, "steps": trainer.step,
                   "fade_steps": plan.fade_steps, "images": trainer.step * plan.batch_size,
                   "seconds": round(time.perf_counter() - started, 1), "history": trainer.history,
-                  "metrics": trainer.metrics[-1] if trainer.metrics else None, "samples": trainer.sample()}
+                  "metrics": tracker[0].last or None if tracker else None, "samples": trainer.sample()}
         self.results = [r for r in self.results if r["level"] != plan.level] + [result]
         return trainer
 
