@@ -1,9 +1,7 @@
-"""Pictures: image grids, loss curves, the live loss plot, training GIFs, latent walks, the truncation trick.
+"""Pictures: image grids, loss and quality curves, boxes drawn on images, training GIFs.
 
-The truncation trick (Brock et al. 2019, BigGAN, https://arxiv.org/abs/1809.11096)
-samples the noise from a normal distribution truncated to ``|z| ≤ threshold``: lower
-thresholds trade variety for fidelity, as the sample comes closer to the "average"
-image the generator knows.
+Only matplotlib, PIL and torchvision drawing here; the callbacks that draw while training are in
+``train.callbacks``, the sliders in ``widgets``, the noise tricks (truncation, latent walks) in ``latent``.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import torch
 from torchvision.utils import make_grid
 
 from .data import to_uint8
-from .train import Callback, eval_mode
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -75,12 +72,17 @@ def smooth(values, window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[start]) / (idx - start)
 
 
+#: the loss ranges the Cocogoat author calls healthy for BCE: D about 1–1.5, G about 1.2–1.8
+HEALTHY_BCE = {"d_loss": (1.0, 1.5), "g_loss": (1.2, 1.8)}
+
+
 def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss"), band: bool = False,
-                marks: dict[int, str] | None = None):
+                marks: dict[int, str] | None = None, healthy: dict[str, tuple[float, float]] | None = None):
     """Loss curves from a trainer's ``history`` (raw, faint; smoothed, solid). Returns the axes.
 
     ``band=True`` shades the moving mean ± one moving standard deviation instead of the raw curve.
     ``marks`` (step → label) draws a labelled vertical line at each step, e.g. where a level begins.
+    ``healthy`` (key → (low, high), e.g. :data:`HEALTHY_BCE`) shades each loss's healthy range in its colour.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
@@ -92,9 +94,15 @@ def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_l
             spread = np.sqrt(np.maximum(smooth(np.square(history[key]), window) - mean**2, 0))
             line, = ax.plot(steps, mean, label=key)
             ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0)
+            if healthy and key in healthy:
+                ax.axhspan(*healthy[key], color=line.get_color(), alpha=0.08, linewidth=0,
+                           label=f"healthy {key} ({healthy[key][0]:g}–{healthy[key][1]:g})")
             continue
         line, = ax.plot(steps, history[key], alpha=0.25, linewidth=0.8)
         ax.plot(steps, mean, color=line.get_color(), label=key)
+        if healthy and key in healthy:
+            low, high = healthy[key]
+            ax.axhspan(low, high, color=line.get_color(), alpha=0.08, linewidth=0, label=f"healthy {key} ({low:g}–{high:g})")
     for step, label in (marks or {}).items():
         ax.axvline(step, color="grey", linestyle=":" if label == "faded in" else "--", linewidth=0.9)
         ax.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
@@ -111,86 +119,12 @@ def plot_discriminator_outputs(history: dict, *, ax=None, window: int | None = N
     return plot_losses(history, ax=ax, window=window, keys=("d_real", "d_fake"))
 
 
-class LiveLossPlot(Callback):
-    """Redraws the loss curves in one notebook output every ``every`` log events.
-
-    Uses ``display(..., display_id=True)`` and ``handle.update`` so that the progress bar
-    above it is left alone; headless runs keep the last frame.
-    """
-
-    def __init__(self, every: int = 1, window: int | None = None) -> None:
-        self.every, self.window, self.handle, self.count = every, window, None, 0
-
-    def _figure(self, trainer):
-        if "d_loss" not in trainer.history:  # one loss (a diffusion trainer): one panel
-            fig, ax = plt.subplots(figsize=(8, 3.2))
-            plot_losses(trainer.history, ax=ax, window=self.window, keys=("loss",))
-            fig.tight_layout()
-            plt.close(fig)
-            return fig
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-        plot_losses(trainer.history, ax=axes[0], window=self.window)
-        plot_discriminator_outputs(trainer.history, ax=axes[1], window=self.window)
-        axes[1].set_ylabel("mean σ(D)")
-        fig.tight_layout()
-        plt.close(fig)
-        return fig
-
-    def on_log(self, trainer) -> None:
-        self.count += 1
-        if self.count % self.every:
-            return
-        from IPython.display import display
-
-        fig = self._figure(trainer)
-        if self.handle is None:
-            self.handle = display(fig, display_id=True)
-        else:
-            self.handle.update(fig)
-
-    def on_train_end(self, trainer) -> None:
-        if self.handle is not None and trainer.history["step"]:
-            self.handle.update(self._figure(trainer))
-
-
-class SampleGridSaver(Callback):
-    """Writes every fixed-noise sample grid to ``folder/step_<step>.png`` as training makes it.
-
-    The files outlive the kernel: after a crash or a resume, :func:`save_gif` still
-    gets every frame from :meth:`frames`.
-    """
-
-    def __init__(self, folder: str | Path, nrow: int = 8) -> None:
-        self.folder, self.nrow = Path(folder), nrow
-
-    def on_sample(self, trainer, images: torch.Tensor) -> None:
-        save_grid(images, self.folder / f"step_{trainer.step:07d}.png", nrow=self.nrow)
-
-    def frames(self) -> list[Path]:
-        """The saved grids, in step order."""
-        return sorted(self.folder.glob("step_*.png"))
-
-
 def scale_rows(scales: list[torch.Tensor], n: int = 8) -> torch.Tensor:
     """The first ``n`` images of every scale, each enlarged (nearest) to the largest size: one grid row per scale."""
     size = scales[-1].shape[-1]
     rows = [torch.nn.functional.interpolate(as_uint8(x[:n]).float(), size=size, mode="nearest").to(torch.uint8)
             for x in scales]
     return torch.cat(rows)
-
-
-class ScaleGridSaver(Callback):
-    """Writes every scale of a multi-scale generator's fixed-noise samples, a row per scale, to ``folder/step_<step>.png``."""
-
-    def __init__(self, folder: str | Path, n: int = 8) -> None:
-        self.folder, self.n = Path(folder), n
-
-    def on_sample(self, trainer, images: torch.Tensor) -> None:
-        scales = trainer.sample_scales(trainer.fixed_noise[: self.n])
-        save_grid(scale_rows(scales, self.n), self.folder / f"step_{trainer.step:07d}.png", nrow=self.n)
-
-    def frames(self) -> list[Path]:
-        return sorted(self.folder.glob("step_*.png"))
 
 
 def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "red", "blue"), width: int = 1) -> torch.Tensor:
@@ -232,91 +166,6 @@ def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int =
     durations = [duration_ms] * (len(pictures) - 1) + [last_frame_ms]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
     return path
-
-
-def truncated_noise(n: int, latent_dim: int, threshold: float | None, *, seed: int = 0) -> torch.Tensor:
-    """``(n, latent_dim)`` noise from N(0, 1) truncated to ``[-threshold, threshold]`` (``None``: not truncated)."""
-    generator = torch.Generator().manual_seed(seed)
-    if threshold is None:
-        return torch.randn(n, latent_dim, generator=generator)
-    if threshold <= 0:
-        raise ValueError(f"threshold={threshold}: must be positive (or None for no truncation)")
-    z = torch.empty(n, latent_dim)
-    return torch.nn.init.trunc_normal_(z, 0.0, 1.0, -threshold, threshold, generator=generator)
-
-
-@torch.no_grad()
-def generate(generator: torch.nn.Module, noise: torch.Tensor) -> torch.Tensor:
-    """Images for ``noise`` as uint8 on the CPU, the generator in eval mode."""
-    device = next(generator.parameters()).device
-    with eval_mode(generator):
-        return to_uint8(generator(noise.to(device))).cpu()
-
-
-def truncation_grid(generator: torch.nn.Module, thresholds=(0.25, 0.5, 1.0, 2.0, None), *, n: int = 8,
-                    seed: int = 0) -> torch.Tensor:
-    """One row of ``n`` samples per threshold, the same seed in every row, as uint8 ``(rows·n, C, H, W)``."""
-    rows = [generate(generator, truncated_noise(n, generator.latent_dim, t, seed=seed)) for t in thresholds]
-    return torch.cat(rows)
-
-
-def truncation_slider(generator: torch.nn.Module, *, n: int = 16, seed: int = 0):
-    """An ipywidgets slider over the truncation threshold that redraws ``n`` samples as it moves."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    output = widgets.Output()
-    slider = widgets.FloatSlider(value=1.0, min=0.05, max=3.0, step=0.05, description="threshold",
-                                 continuous_update=False)
-    seed_box = widgets.IntText(value=seed, description="seed")
-
-    def redraw(_=None):
-        with output:
-            output.clear_output(wait=True)
-            images = generate(generator, truncated_noise(n, generator.latent_dim, slider.value, seed=seed_box.value))
-            show_images(images, nrow=min(n, 8), title=f"|z| ≤ {slider.value:.2f}", figsize=(8, 2.2 * -(-n // 8)))
-            plt.show()
-
-    slider.observe(redraw, names="value")
-    seed_box.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([slider, seed_box]), output])
-    display(box)
-    return box
-
-
-def frame_slider(frames: list[torch.Tensor], titles: list[str], *, nrow: int = 8, description: str = "frame"):
-    """An ipywidgets slider that shows one of ``frames`` (image batches) at a time, titled by ``titles``."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    if not frames or len(frames) != len(titles):
-        raise ValueError(f"{len(frames)} frames and {len(titles)} titles: need as many of each, at least one")
-    output = widgets.Output()
-    slider = widgets.IntSlider(value=0, min=0, max=len(frames) - 1, description=description, continuous_update=False)
-
-    def redraw(_=None):
-        with output:
-            output.clear_output(wait=True)
-            show_images(frames[slider.value], nrow=nrow, title=titles[slider.value])
-            plt.show()
-
-    slider.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([slider, output])
-    display(box)
-    return box
-
-
-def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, *, spherical: bool = True) -> torch.Tensor:
-    """``steps`` points from ``z0`` to ``z1`` (1-D tensors): along the great circle (slerp) or a straight line."""
-    t = torch.linspace(0, 1, steps).unsqueeze(1)
-    if not spherical:
-        return (1 - t) * z0 + t * z1
-    omega = torch.arccos(torch.clamp(torch.dot(z0 / z0.norm(), z1 / z1.norm()), -1.0, 1.0))
-    if omega.abs() < 1e-6:
-        return (1 - t) * z0 + t * z1
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 
 
 def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):

@@ -13,19 +13,16 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from cocogoat_utils.models.dcgan import DCGANGenerator  # noqa: E402
+from cocogoat_utils.latent import generate, interpolate_latents, truncated_noise, truncation_grid  # noqa: E402
+from cocogoat_utils.train.callbacks import SampleGridSaver  # noqa: E402
 from cocogoat_utils.viz import (  # noqa: E402
-    SampleGridSaver,
-    generate,
     image_grid,
-    interpolate_latents,
     plot_discriminator_outputs,
     plot_losses,
     save_gif,
     save_grid,
     show_images,
     smooth,
-    truncated_noise,
-    truncation_grid,
 )
 
 
@@ -237,7 +234,7 @@ def test_show_images_of_an_empty_batch_draws_an_empty_panel():
 
 
 def test_frame_slider_moves_between_frames():
-    from cocogoat_utils.viz import frame_slider
+    from cocogoat_utils.widgets import frame_slider
 
     frames = [torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)]
     box = frame_slider(frames, ["t = 10", "t = 0"], description="t")
@@ -251,9 +248,9 @@ def test_frame_slider_moves_between_frames():
 def test_live_loss_plot_draws_a_single_loss_history():
     from types import SimpleNamespace
 
-    from cocogoat_utils.viz import LiveLossPlot
+    from cocogoat_utils.train.callbacks import LiveLossPlot
 
-    figure = LiveLossPlot()._figure(SimpleNamespace(history={"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}))
+    figure = LiveLossPlot()._figure(SimpleNamespace(history={"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}, history_keys=("loss",)))
     assert len(figure.axes) == 1 and figure.axes[0].get_legend_handles_labels()[1] == ["loss"]
 
 
@@ -267,3 +264,14 @@ def test_with_boxes_draws_each_set_in_its_colour():
     assert drawn[0, 1, 2, 5] == 255 and drawn[0, 0, 2, 5] == 0  # the first box's top edge is green
     assert drawn[0, 0, 13, 8] == 255 and drawn[0, 1, 13, 8] == 0  # the second box's bottom edge is red
     assert drawn[0, :, 7, 7].sum() == 0, "inside is untouched"
+
+
+def test_plot_losses_shades_the_healthy_band():
+    from cocogoat_utils.viz import HEALTHY_BCE
+
+    history = {"step": [1, 2, 3, 4], "d_loss": [1.2, 1.3, 1.1, 1.4], "g_loss": [1.5, 1.4, 1.6, 1.3]}
+    ax = plot_losses(history, healthy=HEALTHY_BCE)
+    labels = ax.get_legend_handles_labels()[1]
+    assert "healthy d_loss (1–1.5)" in labels and "healthy g_loss (1.2–1.8)" in labels
+    spans = [p for p in ax.patches if p.get_y() in (1.0, 1.2)]
+    assert len(spans) == 2
