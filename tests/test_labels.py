@@ -5,7 +5,8 @@ import warnings
 import pytest
 import torch
 
-from cocogoat_utils.labels import Labeller, LabelStore, png_bytes
+from cocogoat_utils.labelling import Labeller, png_bytes
+from cocogoat_utils.labels import LabelStore
 
 CLASSES = ("keep", "low_quality", "off_target")
 
@@ -200,7 +201,8 @@ def test_box_store_skips_corrupt_lines_with_their_numbers(tmp_path):
 
 def test_box_labeller_headless(tmp_path):
     pytest.importorskip("jupyter_bbox_widget")
-    from cocogoat_utils.labels import BoxLabeller, BoxStore
+    from cocogoat_utils.labelling import BoxLabeller
+    from cocogoat_utils.labels import BoxStore
 
     images, names = _tiny()  # 5 images of 4×4
     store = BoxStore(tmp_path / "boxes.csv")
