@@ -3,7 +3,7 @@
 Each registered model (see ``MODELS`` below) is built fresh, trained with
 :class:`cocogoat_utils.train.GANTrainer` on the same embedded data
 (``load_openmoji(--image-size)``, all categories or ``--categories``), held on the device as a
-:class:`~cocogoat_utils.data.DeviceImageDataset` (no DataLoader), for the same number of
+:class:`~cocogoat_utils.device_dataset.DeviceImageDataset` (no DataLoader), for the same number of
 seconds (``--minutes``), then scored with :class:`cocogoat_utils.metrics.QualityMetrics`
 against the dataset itself: Fréchet distance, KID ± std, precision, recall and the
 diversity ratio, in the fixed OpenMoji-classifier feature space. The first row is the
@@ -245,7 +245,8 @@ def main(argv=None) -> int:
     import torch
     import torchvision
 
-    from cocogoat_utils.data import DeviceImageDataset, load_openmoji
+    from cocogoat_utils.device_dataset import DeviceImageDataset
+    from cocogoat_utils.openmoji import load_openmoji
     from cocogoat_utils.metrics import QualityMetrics, real_data_floor
     from cocogoat_utils.runtime import device_name, pick_device
     from cocogoat_utils.train import GANTrainer
@@ -359,7 +360,7 @@ def main(argv=None) -> int:
         "device": name, "torch": torch.__version__, "torchvision": torchvision.__version__,
         "python": platform.python_version(), "cpu_threads": torch.get_num_threads(),
         "dataset": f"{dataset.source}, {args.image_size}x{args.image_size} on white "
-                   "(cocogoat_utils.data.load_openmoji)",
+                   "(cocogoat_utils.openmoji.load_openmoji)",
         "dataset_size": len(images), "dataset_full_size": full_size,
         "feature_space": quality.feature_space, "metric_samples": metric_samples,
         "settings": {**settings, "check_every": check_every, "models": args.models},

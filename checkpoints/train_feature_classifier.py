@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from cocogoat_utils.augment import diff_translation, random_flip  # noqa: E402
 from cocogoat_utils.checkpoint import atomic_save  # noqa: E402
-from cocogoat_utils.data import load_openmoji  # noqa: E402
+from cocogoat_utils.openmoji import load_openmoji  # noqa: E402
 from cocogoat_utils.metrics import FEATURE_IMAGE_SIZE  # noqa: E402
 from cocogoat_utils.models.selector import ImageClassifier  # noqa: E402
 from cocogoat_utils.runtime import pick_device, set_seed  # noqa: E402

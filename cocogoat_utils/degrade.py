@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-from .data import CATEGORIES, ImageSet
+from .data import ImageSet
+from .openmoji import CATEGORIES
 
 SELECTION_CLASSES = ("keep", "low_quality", "off_target")
 
@@ -172,7 +173,7 @@ def make_selection_task(images: ImageSet, *, target: str = "animals", seed: int 
     """The DataSelector's three-class task with known truth, ``per_class`` images of each class, shuffled.
 
     - ``keep``: clean images of the ``target`` category (a short name of
-      :data:`~cocogoat_utils.data.CATEGORIES` or the full one, or any category in ``images``);
+      :data:`~cocogoat_utils.openmoji.CATEGORIES` or the full one, or any category in ``images``);
     - ``low_quality``: :func:`degrade`-d copies of target images, other images than the
       ``keep`` ones while there are enough, then copies of the ``keep`` ones;
     - ``off_target``: clean images of the other categories.

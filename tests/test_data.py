@@ -8,16 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cocogoat_utils.data import (
-    CATEGORIES,
-    OPENMOJI_SIZES,
-    DeviceImageDataset,
-    ImageSet,
-    load_image_folder,
-    load_openmoji,
-    to_float,
-    to_uint8,
-)
+from cocogoat_utils.data import ImageSet, load_image_folder, to_float, to_uint8
+from cocogoat_utils.openmoji import CATEGORIES, OPENMOJI_SIZES, load_openmoji
+from cocogoat_utils.device_dataset import DeviceImageDataset
 
 
 # --------------------------------------------------------------------------- OpenMoji
@@ -284,7 +277,7 @@ def test_device_dataset_rejects_bad_input():
 @pytest.fixture()
 def fake_render(monkeypatch):
     """Replace the font rendering with three tiny glyphs and count the calls."""
-    import cocogoat_utils.data as data_module
+    import cocogoat_utils.openmoji as data_module
 
     calls = []
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cocogoat_utils.data import DeviceImageDataset
+from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.diffusion import (NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample, diffusion_loss,
                                       q_sample)
 from cocogoat_utils.models.unet import UNet, timestep_embedding

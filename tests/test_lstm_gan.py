@@ -3,12 +3,13 @@
 import pytest
 import torch
 
-from cocogoat_utils.data import DeviceImageDataset
+from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from cocogoat_utils.models.lstm_gan import (DIRECTIONS, Inpainter, LSTMBridge, LSTMGenerator, LSTMRefiner,
-                                            TwoStageGenerator, as_sequence, box_masks, from_sequence, masked_l1,
+                                            TwoStageGenerator, as_sequence, from_sequence,
                                             match_parameters, parameter_count)
 from cocogoat_utils.train import GANTrainConfig, GANTrainer, evaluate_inpainter, fill_holes, train_inpainter
+from cocogoat_utils.train.inpaint import box_masks, masked_l1
 
 
 def test_sequence_view_is_the_table_the_author_drew():
@@ -108,7 +109,7 @@ def test_masked_l1_counts_only_the_masked_pixels():
     assert masked_l1(prediction, target, torch.zeros_like(mask)).item() == 0.0
 
 
-@pytest.mark.parametrize("middle", ["lstm", "conv"])
+@pytest.mark.parametrize("middle", ["lstm", "attention", "conv"])
 def test_inpainter_keeps_known_pixels_and_learns(middle):
     torch.manual_seed(0)
     model = Inpainter(image_size=32, features=8, middle=middle, hidden=16, conv_layers=2)

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from cocogoat_utils.data import DeviceImageDataset
+from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.models.msggan import MSGGenerator, MultiScaleDiscriminator, PerScaleDiscriminators, image_pyramid
 from cocogoat_utils.train import GANTrainConfig, GANTrainer, PerScaleLosses
-from cocogoat_utils.viz import ScaleGridSaver
+from cocogoat_utils.train.callbacks import ScaleGridSaver
 
 
 @pytest.mark.parametrize("size,levels", [(32, 4), (64, 5)])
@@ -70,6 +70,23 @@ def test_trains_with_the_shared_trainer_with_diffaugment_and_r1(tmp_path, loss):
     trainer = GANTrainer(g, d, data, config=config, callbacks=[losses, grids], progress=False)
     trainer.fit()
     assert trainer.sample().shape == (8, 3, 32, 32)
-    assert [x.shape[-1] for x in trainer.sample_scales()] == [4, 8, 16, 32]
+    assert [x.shape[-1] for x in trainer.sampler(trainer.fixed_noise)] == [4, 8, 16, 32]
     assert losses.history["step"] == [2, 4] and set(losses.history) == {"step", "scale_4", "scale_8", "scale_16", "scale_32"}
     assert len(grids.frames()) == 3  # steps 0, 2, 4
+
+
+def test_unet_discriminator_scores_every_pixel_and_uses_every_scale():
+    from cocogoat_utils.models.msggan import UNetDiscriminator
+
+    torch.manual_seed(0)
+    d = UNetDiscriminator(image_size=32, width=8)
+    scales = image_pyramid(torch.rand(2, 3, 32, 32) * 2 - 1, 4)
+    for x in scales:
+        x.requires_grad_(True)
+    logits = d(scales)
+    assert logits.shape == (2, 32, 32)
+    logits.sum().backward()
+    assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in scales)  # every scale reaches the logits
+    with pytest.raises(ValueError, match="list of 4 images"):
+        d(scales[1:])
+    assert any("parametrizations" in name for name, _ in d.named_modules())  # spectral norm on the convs

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from cocogoat_utils.checkpoint import CheckpointMismatch
-from cocogoat_utils.data import DeviceImageDataset
+from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 from cocogoat_utils.models.progan import ProDiscriminator, ProGenerator, level_channels, resolution, set_level
 from cocogoat_utils.train import Callback, FadeIn, GANTrainConfig, GANTrainer, LevelPlan, ProgressiveTrainer, level_plan
