@@ -25,6 +25,8 @@ progressive GAN's: D ("the critic") raises its score of reals and lowers that of
 :func:`gradient_penalty` (``GANTrainConfig.gp_lambda``, λ = 10 in both papers) keeps its gradient
 norm near 1 on points between real and fake images. The small drift term ``ε·E[C(x_r)²]``
 (ε = 0.001, Karras et al. 2018) keeps the critic's scores from wandering off from zero.
+:func:`dragan_penalty` (Kodali et al. 2017) is the same penalty taken around the real images
+only (``GANTrainConfig.dragan_lambda``), with any loss.
 """
 
 from __future__ import annotations
@@ -112,6 +114,20 @@ def wgan_generator_loss(real_logits: torch.Tensor | None, fake_logits: torch.Ten
     return -fake_logits.mean()
 
 
+def _input_gradients(logits: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``∇_x C(x)`` of every image's logit for every input, kept in the graph (so that the penalty trains D).
+
+    A discriminator with a logit per pixel (``(B, H, W)``) counts as the mean of its map, as the losses do.
+    """
+    per_image = logits.float().reshape(len(logits), -1).mean(1)
+    return list(torch.autograd.grad(per_image.sum(), inputs, create_graph=True))
+
+
+def _squared_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """Per image, the squared norm of the gradients over every pixel of every scale."""
+    return sum(g.float().pow(2).flatten(1).sum(1) for g in grads)
+
+
 def gradient_penalty(discriminator: Callable, real: torch.Tensor | list[torch.Tensor],
                      fake: torch.Tensor | list[torch.Tensor], weight: float = 10.0, *,
                      generator: torch.Generator | None = None) -> torch.Tensor:
@@ -125,9 +141,31 @@ def gradient_penalty(discriminator: Callable, real: torch.Tensor | list[torch.Te
     first = reals[0]
     eps = torch.rand(first.shape[0], 1, 1, 1, device=first.device, generator=generator)
     mixed = [torch.lerp(f.detach().float(), r.detach().float(), eps).requires_grad_(True) for r, f in zip(reals, fakes)]
-    logits = discriminator(mixed if isinstance(real, (list, tuple)) else mixed[0]).float()
-    grads = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
-    norm = sum(g.float().pow(2).flatten(1).sum(1) for g in grads).add(1e-12).sqrt()
+    logits = discriminator(mixed if isinstance(real, (list, tuple)) else mixed[0])
+    norm = _squared_norm(_input_gradients(logits, mixed)).add(1e-12).sqrt()
+    return weight * (norm - 1).pow(2).mean()
+
+
+def dragan_penalty(discriminator: Callable, real: torch.Tensor | list[torch.Tensor], weight: float = 10.0, *,
+                   spread: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DRAGAN's penalty, ``λ · E[(‖∇_x̂ C(x̂)‖ − 1)²]`` at points near the real data only.
+
+    ``x̂ = x + α·δ`` with ``δ = spread · std(x) · u``, ``u ~ U(0, 1)`` per pixel and ``α ~ U(0, 1)``
+    per image (Kodali et al., *On Convergence and Stability of GANs*, 2017,
+    https://arxiv.org/abs/1705.07215, with their code's perturbation, ``spread = 0.5``, λ = 10).
+    Where WGAN-GP keeps the gradient near 1 on lines between real and fake images, DRAGAN
+    keeps it there around the reals, against the sharp gradients that come with mode collapse.
+    """
+    reals = real if isinstance(real, (list, tuple)) else [real]
+    first = reals[0]
+    alpha = torch.rand(first.shape[0], 1, 1, 1, device=first.device, generator=generator)
+    points = []
+    for x in reals:
+        x = x.detach().float()
+        u = torch.rand(x.shape, device=x.device, generator=generator)
+        points.append((x + alpha * spread * x.std() * u).requires_grad_(True))
+    logits = discriminator(points if isinstance(real, (list, tuple)) else points[0])
+    norm = _squared_norm(_input_gradients(logits, points)).add(1e-12).sqrt()
     return weight * (norm - 1).pow(2).mean()
 
 
@@ -139,9 +177,7 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor | list[torch
     ``requires_grad_(True)`` before D saw them; the graph is kept so the penalty trains D.
     """
     inputs = real_images if isinstance(real_images, (list, tuple)) else [real_images]
-    grads = torch.autograd.grad(real_logits.sum(), inputs, create_graph=True)
-    squared = sum(g.float().pow(2).flatten(1).sum(1) for g in grads)
-    return gamma / 2 * squared.mean()
+    return gamma / 2 * _squared_norm(_input_gradients(real_logits, inputs)).mean()
 
 
 class GANLoss(NamedTuple):

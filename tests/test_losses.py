@@ -212,3 +212,60 @@ def test_gradient_penalty_trains_the_critic_and_mixes_between_real_and_fake():
     assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
     mixed = seen[0]
     assert ((mixed >= 0) & (mixed <= 1)).all() and mixed.std() > 0  # between the two, not all the same point
+
+
+def test_dragan_penalty_by_hand_and_near_the_real_images():
+    """A linear critic's gradient is w everywhere: λ(‖w‖ − 1)²; the points lie within 0.5·std(x) above each real."""
+    from cocogoat_utils.losses import dragan_penalty
+
+    w = torch.tensor([3.0, 4.0])
+    critic = lambda x: (x.flatten(1) * w).sum(1)
+    real = torch.randn(6, 2, 1, 1)
+    assert dragan_penalty(critic, real, 10.0).item() == pytest.approx(10 * 16)
+    seen = []
+    layer = torch.nn.Linear(4, 1)
+
+    def record(x):
+        seen.append(x.detach())
+        return layer(x.flatten(1)).squeeze(1) ** 2
+
+    real = torch.randn(16, 4, 1, 1)
+    penalty = dragan_penalty(record, real, 10.0, generator=torch.Generator().manual_seed(0))
+    penalty.backward()
+    assert layer.weight.grad.abs().sum() > 0
+    offset = seen[0] - real
+    assert (offset >= 0).all() and (offset <= 0.5 * real.std() + 1e-6).all() and offset.std() > 0
+
+
+def test_a_per_pixel_critic_counts_as_the_mean_of_its_map():
+    """R1 on a (B, H, W) logit map equals R1 on each image's mean logit."""
+    from cocogoat_utils.losses import r1_penalty
+
+    x = torch.randn(3, 1, 4, 4, requires_grad=True)
+    maps = (2 * x).squeeze(1)  # (B, 4, 4): ∂ mean / ∂x = 2/16 per pixel
+    assert r1_penalty(maps, x, 2.0).item() == pytest.approx(16 * (2 / 16) ** 2)
+
+
+def test_label_smoothing_is_one_sided_and_bce_only():
+    from cocogoat_utils.train import GANTrainConfig
+
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    smoothed = LOSSES["bce"].discriminator(real, fake, real_label=0.9)
+    by_hand = _mean([-(0.9 * math.log(_sigmoid(r)) + 0.1 * math.log(1 - _sigmoid(r))) for r in real.tolist()]) + \
+        _mean([-math.log(1 - _sigmoid(f)) for f in fake.tolist()])
+    assert smoothed.item() == pytest.approx(by_hand)
+    with pytest.raises(ValueError, match="bce"):
+        GANTrainConfig(loss="rahinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        GANTrainConfig(label_smoothing=1.0)
+
+
+def test_instance_noise_falls_linearly_to_zero():
+    from cocogoat_utils.train import GANTrainConfig
+
+    config = GANTrainConfig(steps=100, instance_noise=0.2)
+    assert [config.instance_noise_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
+    assert GANTrainConfig(steps=100, instance_noise=0.2, instance_noise_steps=10).instance_noise_at(5) == pytest.approx(0.1)
+    assert GANTrainConfig().instance_noise_at(0) == 0.0
+    with pytest.raises(ValueError, match="instance_noise_steps"):
+        GANTrainConfig(steps=None, instance_noise=0.1)

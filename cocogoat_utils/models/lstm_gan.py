@@ -13,9 +13,9 @@ linear layer per step and a reshape bring the sequence back to ``C × H × W``.
 - :class:`LSTMGenerator`: the prototype as described (conv stack → bridge → 3×3 conv).
 - :class:`LSTMRefiner` and :class:`TwoStageGenerator`: his later variant, an LSTM stage
   that refines a first generator's output.
-- :class:`Inpainter`: his other thought, recomposing masked images, with an LSTM or a
-  conv-only middle so the two can be compared; :func:`box_masks` and
-  :func:`masked_l1` go with it.
+- :class:`Inpainter`: his other thought, recomposing masked images, with an LSTM, a
+  self-attention (:class:`SelfAttentionMixer`, his alternative to the LSTM) or a conv-only
+  middle, so that the three can be compared (the holes and the loss are in ``train.inpaint``).
 - :func:`match_parameters`: the width that gives a competitor the same parameter count.
 
 Every generator takes noise ``(B, latent_dim)`` and returns ``(B, C, S, S)`` in
@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import check_image_size, init_normal_, up_block
+from ..layers import Generator, check_image_size, init_normal_, up_block
 from .dcgan import DCGANGenerator
 
 SIZES = (32, 64, 128)
@@ -88,7 +88,7 @@ class LSTMBridge(nn.Module):
         return x
 
 
-class LSTMGenerator(nn.Module):
+class LSTMGenerator(Generator):
     """The prototype: noise → linear to 4×4 → transposed convs up to ``S × S`` → LSTM bridge → 3×3 conv → tanh."""
 
     def __init__(self, *, image_size: int = 32, latent_dim: int = 100, channels: int = 3, width: int = 256,
@@ -139,7 +139,7 @@ class LSTMRefiner(nn.Module):
         return torch.tanh(torch.atanh(x.clamp(-0.999, 0.999)) + correction)
 
 
-class TwoStageGenerator(nn.Module):
+class TwoStageGenerator(Generator):
     """``refiner(first(z))``: a DCGAN generator whose image an :class:`LSTMRefiner` reworks."""
 
     def __init__(self, first: DCGANGenerator, refiner: LSTMRefiner) -> None:
@@ -155,56 +155,71 @@ class TwoStageGenerator(nn.Module):
 
 # --------------------------------------------------------------------------- recomposition
 
+class SelfAttentionMixer(nn.Module):
+    """Feature map ``(B, C, S, S)`` → every pixel attends to every other → ``(B, C, S, S)``.
+
+    The map becomes ``S²`` tokens of ``C`` features with a learned position embedding, then
+    ``layers`` pre-norm transformer blocks (``nn.MultiheadAttention`` with ``heads`` heads and a
+    2×-wide MLP; Vaswani et al. 2017, https://arxiv.org/abs/1706.03762), then the map again.
+    Unlike the LSTM, which reads rows in order, attention lets a hole pixel look at any pixel.
+    """
+
+    def __init__(self, channels: int, size: int, *, layers: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.position = nn.Parameter(torch.zeros(1, size * size, channels))
+        nn.init.normal_(self.position, std=0.02)
+        self.norms = nn.ModuleList([nn.LayerNorm(channels) for _ in range(2 * layers)])
+        self.attentions = nn.ModuleList([nn.MultiheadAttention(channels, heads, batch_first=True) for _ in range(layers)])
+        self.mlps = nn.ModuleList([nn.Sequential(nn.Linear(channels, 2 * channels), nn.GELU(),
+                                                 nn.Linear(2 * channels, channels)) for _ in range(layers)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2) + self.position  # (B, S², C)
+        for k, (attention, mlp) in enumerate(zip(self.attentions, self.mlps)):
+            normed = self.norms[2 * k](tokens)
+            tokens = tokens + attention(normed, normed, normed, need_weights=False)[0]
+            tokens = tokens + mlp(self.norms[2 * k + 1](tokens))
+        return tokens.transpose(1, 2).reshape(b, c, h, w)  # (B, C, S, S)
+
+
+INPAINT_MIDDLES = ("lstm", "attention", "conv")
+
+
 class Inpainter(nn.Module):
     """Masked image and mask ``(B, C+1, S, S)`` → the image with the hole filled, ``(B, C, S, S)``.
 
-    ``middle="lstm"`` puts an :class:`LSTMBridge` (rows then columns, bidirectional) between
-    a conv encoder and decoder; ``middle="conv"`` puts dilated 3×3 convs there instead, so
-    the two differ only in how the hole learns about its surroundings. Pixels outside the
-    hole are copied from the input.
+    Between a conv encoder and decoder sits the part that carries what is around the hole
+    into it: ``middle="lstm"`` an :class:`LSTMBridge` (rows then columns, bidirectional),
+    ``"attention"`` a :class:`SelfAttentionMixer`, ``"conv"`` dilated 3×3 convs. The three
+    differ only there. Pixels outside the hole are copied from the input.
     """
 
     def __init__(self, *, image_size: int = 32, channels: int = 3, features: int = 32, middle: str = "lstm",
-                 hidden: int = 128, conv_layers: int = 4) -> None:
+                 hidden: int = 128, conv_layers: int = 4, attention_layers: int = 2, heads: int = 4) -> None:
         super().__init__()
-        if middle not in ("lstm", "conv"):
-            raise ValueError(f"middle={middle!r}: expected 'lstm' or 'conv'")
+        if middle not in INPAINT_MIDDLES:
+            raise ValueError(f"middle={middle!r}: expected one of {INPAINT_MIDDLES}")
         self.config = dict(image_size=image_size, channels=channels, features=features, middle=middle,
-                           hidden=hidden, conv_layers=conv_layers)
-        self.encode = nn.Sequential(nn.Conv2d(channels + 1, features, 3, 1, 1), nn.LeakyReLU(0.2),
+                           hidden=hidden, conv_layers=conv_layers, attention_layers=attention_layers, heads=heads)
+        self.encode = nn.Sequential(nn.Conv2d(channels + 1, features, 3, 1, 1), nn.LeakyReLU(0.2),  # (B, F, S, S)
                                     nn.Conv2d(features, features, 3, 1, 1), nn.LeakyReLU(0.2))
         if middle == "lstm":
             self.middle = LSTMBridge(features, features, image_size, hidden=hidden, direction="rows+columns",
                                      bidirectional=True)
+        elif middle == "attention":
+            self.middle = SelfAttentionMixer(features, image_size, layers=attention_layers, heads=heads)
         else:
             self.middle = nn.Sequential(*[m for i in range(conv_layers) for m in (
                 nn.Conv2d(features, features, 3, 1, padding=2**i, dilation=2**i), nn.LeakyReLU(0.2))])
-        self.decode = nn.Sequential(nn.Conv2d(2 * features, features, 3, 1, 1), nn.LeakyReLU(0.2),
-                                    nn.Conv2d(features, channels, 3, 1, 1), nn.Tanh())
+        self.decode = nn.Sequential(nn.Conv2d(2 * features, features, 3, 1, 1), nn.LeakyReLU(0.2),  # (B, F, S, S)
+                                    nn.Conv2d(features, channels, 3, 1, 1), nn.Tanh())  # (B, C, S, S)
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``masked`` images in ``[-1, 1]`` (hole zeroed), ``mask`` ``(B, 1, S, S)`` with 1 in the hole."""
         features = self.encode(torch.cat([masked, mask], dim=1))
         filled = self.decode(torch.cat([features, self.middle(features)], dim=1))
         return masked * (1 - mask) + filled * mask
-
-
-def box_masks(batch: int, size: int, *, fraction: float = 0.25, generator: torch.Generator | None = None,
-              device: str | torch.device = "cpu") -> torch.Tensor:
-    """``(batch, 1, size, size)`` masks, each a square hole of ``fraction`` of the area at a random place."""
-    side = max(1, round(size * fraction**0.5))
-    corners = torch.randint(0, size - side + 1, (batch, 2), generator=generator,
-                            device=generator.device if generator is not None else device).to(device)
-    grid = torch.arange(size, device=device)
-    rows = (grid >= corners[:, :1]) & (grid < corners[:, :1] + side)  # (batch, size)
-    cols = (grid >= corners[:, 1:]) & (grid < corners[:, 1:] + side)
-    return (rows[:, :, None] & cols[:, None, :]).unsqueeze(1).float()
-
-
-def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error over the masked pixels only (all channels): ``Σ m·|p − t| / (C · Σ m)``."""
-    channels = prediction.shape[1]
-    return (mask * (prediction - target).abs()).sum() / (mask.sum() * channels).clamp_min(1)
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -11,6 +11,11 @@ so gradients reach every block from the start.
   each scale in at the block of that resolution.
 - :class:`PerScaleDiscriminators`: the seed's way, one small discriminator per scale; the
   logits are averaged, and :meth:`PerScaleDiscriminators.per_scale` gives each one's.
+- :class:`UNetDiscriminator`: the one the seed's author names from Real-ESRGAN (Wang et al.,
+  *Real-ESRGAN*, 2021, https://arxiv.org/abs/2107.10833; after Schönfeld et al., *A U-Net Based
+  Discriminator for GANs*, CVPR 2020): an encoder that takes every scale in, a decoder with skip
+  connections back to full size, spectral norm on every conv, and one logit *per pixel*, so
+  that D says where an image looks fake, not only whether.
 - :func:`image_pyramid`: a real batch as the same list of scales (average pooling).
 
 The seed's tips are switches: ``residual`` blocks, ``batch_norm`` in G, ``dropout`` in D.
@@ -24,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import init_normal_
+from ..layers import Generator, init_normal_
 
 SIZES = (16, 32, 64, 128)
 
@@ -60,7 +65,7 @@ class _GBlock(nn.Module):
         return out + self.skip(x) if self.skip is not None else out
 
 
-class MSGGenerator(nn.Module):
+class MSGGenerator(Generator):
     """Noise ``(B, latent_dim)`` → ``[(B, C, 4, 4), (B, C, 8, 8), …, (B, C, S, S)]`` in ``[-1, 1]``."""
 
     def __init__(self, *, image_size: int = 64, latent_dim: int = 128, channels: int = 3, width: int = 256,
@@ -77,6 +82,14 @@ class MSGGenerator(nn.Module):
                                      for i in range(1, levels)])
         self.to_rgb = nn.ModuleList([nn.Conv2d(c, channels, 1) for c in chans])
         init_normal_(self)
+
+    def match_real(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The real batch at every scale this generator draws (the discriminator sees them all)."""
+        return image_pyramid(images, self.levels)
+
+    def images(self, output: list[torch.Tensor]) -> torch.Tensor:
+        """The largest scale."""
+        return output[-1]
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(z.flatten(1))
@@ -170,3 +183,49 @@ class PerScaleDiscriminators(nn.Module):
 
     def forward(self, images: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(self.per_scale(images)).mean(dim=0)
+
+
+class UNetDiscriminator(nn.Module):
+    """``[4×4 … S×S]`` images → per-pixel logits ``(B, S, S)``: a U-Net with spectral norm (Real-ESRGAN's D).
+
+    The encoder reads the largest image and, like :class:`MultiScaleDiscriminator`, takes each
+    smaller scale in at its resolution, down to 4×4; the decoder upsamples back to ``S × S``,
+    adding the encoder's features at each resolution (skip connections). Every loss of the
+    package averages over all the logits, so each pixel's realness counts once.
+    """
+
+    def __init__(self, *, image_size: int = 64, channels: int = 3, width: int = 64, dropout: float = 0.0) -> None:
+        super().__init__()
+        levels = _levels(image_size, "UNetDiscriminator")
+        self.config = dict(image_size=image_size, channels=channels, width=width, dropout=dropout)
+        self.levels, self.image_size = levels, image_size
+        sn = nn.utils.parametrizations.spectral_norm
+        chans = [min(width * 2**i, 8 * width) for i in range(levels)]  # from the top (S×S) down to 4×4
+        self.from_rgb = nn.Sequential(sn(nn.Conv2d(channels, chans[0], 3, padding=1)), nn.LeakyReLU(0.2))
+        self.down = nn.ModuleList()
+        for i in range(levels - 1):  # (B, chans[i] (+C), S/2^i, S/2^i) → (B, chans[i+1], S/2^(i+1), …)
+            extra = channels if i > 0 else 0
+            self.down.append(nn.Sequential(sn(nn.Conv2d(chans[i] + extra, chans[i + 1], 4, stride=2, padding=1)),
+                                           nn.LeakyReLU(0.2)))
+        self.bottom = nn.Sequential(sn(nn.Conv2d(chans[-1] + channels, chans[-1], 3, padding=1)),  # + the 4×4 image
+                                    nn.LeakyReLU(0.2))
+        self.up = nn.ModuleList()
+        for i in reversed(range(levels - 1)):  # (B, chans[i+1], S/2^(i+1), …) → (B, chans[i], S/2^i, …), + skip
+            self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                         sn(nn.Conv2d(chans[i + 1], chans[i], 3, padding=1)), nn.LeakyReLU(0.2)))
+        self.head = nn.Sequential(sn(nn.Conv2d(chans[0], chans[0], 3, padding=1)), nn.LeakyReLU(0.2),
+                                  nn.Dropout2d(dropout) if dropout else nn.Identity(),
+                                  nn.Conv2d(chans[0], 1, 3, padding=1))  # (B, 1, S, S)
+
+    def forward(self, images: list[torch.Tensor]) -> torch.Tensor:
+        _check_scales(images, self.levels, self.image_size, "UNetDiscriminator")
+        x = self.from_rgb(images[-1])
+        skips = [x]
+        for i, block in enumerate(self.down):
+            x = block(torch.cat([x, images[-1 - i]], dim=1) if i > 0 else x)
+            skips.append(x)
+        skips.pop()  # the bottom (4×4) is x itself
+        x = self.bottom(torch.cat([x, images[0]], dim=1))
+        for block in self.up:
+            x = block(x) + skips.pop()
+        return self.head(x).squeeze(1)  # (B, S, S)
