@@ -92,7 +92,7 @@ class DiffusionTrainer(Trainer):
         cfg = self.config
         x0, index = self.batch(with_index=True)
         labels = None if self.labels is None else self.labels[index]
-        self.optimizer.zero_grad(set_to_none=True)
+        self.zero_grad("model")
         with self.autocast():
             loss = diffusion_loss(self.train_model, self.schedule, x0, labels=labels, num_classes=self.num_classes,
                                   p_uncond=cfg.p_uncond, prediction=cfg.prediction, generator=self.streams["noise"])

@@ -134,7 +134,7 @@ class GANTrainer(Trainer):
     def discriminator_step(self, real, fake) -> tuple[torch.Tensor, ...]:
         """Update D on a real and a (detached) fake batch; returns (loss, mean σ(D(real)), mean σ(D(fake)))."""
         cfg = self.config
-        self.d_optimizer.zero_grad(set_to_none=True)
+        self.zero_grad("discriminator")
         real = self.augment(real)
         fake = self.augment(tree_map(torch.Tensor.detach, fake))
         if cfg.r1_gamma:
@@ -161,7 +161,7 @@ class GANTrainer(Trainer):
         D is the bare module here: its gradients from this step are never used (D's next step
         zeroes them), so across processes only G's are averaged.
         """
-        self.g_optimizer.zero_grad(set_to_none=True)
+        self.zero_grad("generator")
         with self.autocast():
             real_logits = None
             if self.loss.generator_uses_real:

@@ -188,7 +188,19 @@ class Trainer:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        # find_unused_parameters: a growing network (ProGAN) leaves the blocks of other levels unused, and
+        # its fade-in path after the fade; DDP must not wait for their gradients
+        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                                       find_unused_parameters=True)
+
+    def release(self) -> None:
+        """Drop the ``DistributedDataParallel`` wrappers (their gradient hooks go with them), so that another
+        trainer can wrap the same models: the progressive GAN's next level does."""
+        import gc
+
+        for name in [k for k, v in vars(self).items() if type(v).__name__ == "DistributedDataParallel"]:
+            setattr(self, name, getattr(self, name).module)
+        gc.collect()
 
     def sync_batch_norm(self, model: nn.Module) -> nn.Module:
         """``model`` with ``SyncBatchNorm`` layers when several CUDA processes train it (CPU processes keep
@@ -204,9 +216,14 @@ class Trainer:
             self.scalers[name] = torch.amp.GradScaler(self.device.type)
         return optimizer
 
+    def zero_grad(self, name: str) -> None:
+        """Clear optimiser ``name``'s gradients: to ``None`` in one process; to zeros across processes, where DDP
+        must find a gradient on a weight that stopped being used (the fade-in path once the fade is over)."""
+        self.optimizers[name].zero_grad(set_to_none=self.world_size == 1)
+
     def optimize(self, name: str, loss: torch.Tensor, *, clip: float | None = None) -> None:
         """Backward ``loss`` and step optimiser ``name`` (through its gradient scaler in fp16; gradients clipped to
-        norm ``clip`` when given). The optimiser's gradients must have been zeroed before the forward pass."""
+        norm ``clip`` when given). Call :meth:`zero_grad` before the forward pass."""
         optimizer, scaler = self.optimizers[name], self.scalers.get(name)
         params = [p for group in optimizer.param_groups for p in group["params"]]
         if scaler is None:

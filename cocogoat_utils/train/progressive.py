@@ -111,13 +111,15 @@ class ProgressiveTrainer:
     while fading, blends it like the generator's output: ``ProGenerator.match_real``).
     ``config`` is the base :class:`GANTrainConfig`; each level overrides its ``steps`` and
     ``batch_size``. With ``quality_images`` (uint8, full size), every level ends with the
-    quality metric against the real images pooled to that level's size.
+    quality metric against the real images pooled to that level's size (and is scored every
+    ``metric_every`` steps too, keeping the level's ``best.pt``, when that is set).
     """
 
     def __init__(self, generator: ProGenerator, discriminator: ProDiscriminator, data: DeviceImageDataset, *,
                  plan: Sequence[LevelPlan], config: GANTrainConfig, out_dir: str | Path | None = None,
                  callbacks: Sequence[Callback] = (), quality_images: torch.Tensor | None = None,
-                 feature_space: str = "auto", metric_samples: int = 1000, progress: bool = True) -> None:
+                 feature_space: str = "auto", metric_samples: int = 1000, metric_every: int | None = None,
+                 progress: bool = True) -> None:
         self.plan = list(plan)
         if not self.plan:
             raise ValueError("the plan has no levels")
@@ -134,7 +136,8 @@ class ProgressiveTrainer:
         self.generator, self.discriminator, self.data = generator, discriminator, data
         self.config, self.callbacks, self.progress = config, list(callbacks), progress
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.quality_images, self.feature_space, self.metric_samples = quality_images, feature_space, metric_samples
+        self.quality_images, self.feature_space = quality_images, feature_space
+        self.metric_samples, self.metric_every = metric_samples, metric_every
         self.trainer: GANTrainer | None = None  # the current level's
         self.results: list[dict] = []  # one per finished level
         self._layout_checked = False
@@ -172,7 +175,7 @@ class ProgressiveTrainer:
 
         quality = QualityMetrics(pool_to(self.quality_images, plan.resolution), feature_space=self.feature_space,
                                  device=self.data.device)
-        return [QualityTracker(quality, samples=self.metric_samples)]
+        return [QualityTracker(quality, every=self.metric_every, samples=self.metric_samples)]
 
     def fit_level(self, index: int, *, resume: bool = True) -> GANTrainer:
         """Train level ``plan[index]`` (resuming its checkpoint when there is one); returns its trainer."""
@@ -182,6 +185,8 @@ class ProgressiveTrainer:
             self._layout_checked = True
         config = replace(self.config, steps=plan.steps, batch_size=plan.batch_size)
         previous = self.trainer
+        if previous is not None:
+            previous.release()  # across processes: one DistributedDataParallel per network at a time
         set_level(plan.level, plan.alpha(0), self.generator, self.discriminator)
         tracker = self._quality(plan)
         trainer = GANTrainer(self.generator, self.discriminator, self.data, config=config,
