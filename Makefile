@@ -12,9 +12,8 @@ export PYTHONUNBUFFERED := 1
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip setuptools
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -r requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed

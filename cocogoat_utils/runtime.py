@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-SCALES = ("smoke", "cpu", "gpu")
+SCALES = ("smoke", "gpu-shapes", "cpu", "gpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -104,11 +104,23 @@ def eval_mode(*modules: nn.Module):
 
 
 def default_scale() -> str:
-    """``$COCOGOAT_SCALE`` if set, else ``gpu`` when CUDA is available, else ``cpu``."""
+    """``$COCOGOAT_SCALE`` if set, else ``gpu`` when CUDA is available, else ``cpu``.
+
+    ``smoke`` finishes a notebook in well under a minute on two CPU cores (the tests); ``gpu-shapes`` is
+    ``smoke`` at the ``gpu`` scale's sizes (the tests' guard for the GPU run); ``cpu`` takes a few minutes
+    with a model that visibly learns; ``gpu`` is the real run, its training sized in seconds.
+    """
     scale = os.environ.get("COCOGOAT_SCALE") or ("gpu" if torch.cuda.is_available() else "cpu")
     if scale not in SCALES:
         raise ValueError(f"COCOGOAT_SCALE={scale!r}: expected one of {SCALES}")
     return scale
+
+
+def gpu_shapes(table: Mapping[str, Mapping[str, Any]], shape_keys: tuple[str, ...]) -> dict[str, Any]:
+    """The ``gpu-shapes`` row of a scale table: the ``gpu`` row's shapes (``shape_keys``: image sizes, levels,
+    scales…) with the ``smoke`` row's widths and budgets, so that a test on two CPU cores meets every
+    shape the real GPU run will, in seconds."""
+    return {**table["smoke"], **{key: table["gpu"][key] for key in shape_keys}}
 
 
 def resolve_params(

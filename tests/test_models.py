@@ -118,3 +118,9 @@ def test_discriminator_dropout():
     d.eval()
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(d(x), d(x))
+
+
+def test_a_narrow_sprite_generator_keeps_its_channels_consistent():
+    """Below 16 channels the sprite generator's blocks start from its own width (they used to assume 16)."""
+    g = DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite")
+    assert g(torch.randn(2, 8)).shape == (2, 3, 32, 32)

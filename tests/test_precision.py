@@ -1,7 +1,5 @@
 """Precision chosen per device, fp16 with a gradient scaler that trains, and a diffusion step that copies nothing."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 from torch import nn

@@ -177,7 +177,7 @@ def test_ema_sampler(tmp_path):
 
 def test_ema_update_by_hand():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    ema = EMA(model, decay=0.75)
+    ema = EMA(model, decay=0.75, warmup=False)
     old = [t.clone() for t in ema.module.state_dict().values()]
     with torch.no_grad():
         for p in model.parameters():
@@ -192,6 +192,27 @@ def test_ema_update_by_hand():
     assert not any(p.requires_grad for p in ema.module.parameters())
     with pytest.raises(ValueError):
         EMA(model, decay=1.5)
+
+
+def test_ema_warms_up_from_a_short_average_to_its_decay():
+    model = nn.Linear(1, 1, bias=False)
+    ema = EMA(model, decay=0.999)
+    decays = []
+    for _ in range(3000):
+        decays.append(ema.current_decay().item())
+        ema.update_parameters(model)
+    assert decays[0] == pytest.approx(0.1) and decays[90] == pytest.approx(91 / 100)
+    assert decays[-1] < 0.999 and EMA(model, decay=0.9).current_decay().item() == pytest.approx(0.1)
+    # the share of the initial weights left after 3,000 updates: ~0 with the warm-up, 5 % without
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    warm, cold = EMA(model, 0.999), EMA(model, 0.999, warmup=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(3000):
+        warm.update_parameters(model), cold.update_parameters(model)
+    assert warm.module.weight.item() > 0.999 and cold.module.weight.item() == pytest.approx(1 - 0.999**3000, abs=1e-3)
+    assert warm.state_dict()["updates"].item() == 3000  # the count travels in checkpoints
 
 
 def test_no_ema_sampler_is_generator():

@@ -54,7 +54,7 @@ class DCGANGenerator(Generator):
                 nn.BatchNorm2d(top),
                 nn.ReLU(inplace=True),
             )
-            chans = [max(top // 2**i, 16) for i in range(stages + 1)]  # 512, 256, 128, 64, 32
+            chans = [max(top // 2**i, min(top, 16)) for i in range(stages + 1)]  # 512, 256, 128, 64, 32 (floor 16)
             body = [up_block(chans[i], chans[i + 1]) for i in range(stages)]  # (B, chans[-1], S, S)
             head = [nn.Conv2d(chans[-1], channels, 3, 1, 1)]  # (B, C, S, S)
         self.body = nn.Sequential(*body)

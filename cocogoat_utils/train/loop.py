@@ -11,7 +11,8 @@ models, optimisers and weight average make up its state, and how it draws images
 - precision (:func:`~cocogoat_utils.runtime.pick_precision`): bf16 or fp16 autocast, and
   with fp16 one gradient scaler per optimiser (:meth:`Trainer.optimize`);
 - fixed-noise samples every ``sample_every`` steps, checkpoints every ``checkpoint_every``
-  steps (``None`` turns either off; ``steps=None`` trains until the time is up);
+  steps and/or ``checkpoint_seconds`` of training (``None`` turns any of them off; ``steps=None``
+  trains until the time is up);
 - exact resume: a checkpoint holds every random stream that shapes training (the batches,
   the noise and augmentations, torch's global CPU and CUDA states for dropout), the
   optimisers, scalers and schedules, the callbacks' state and the seconds spent, so a run
@@ -55,6 +56,7 @@ class TrainConfig:
     log_every: int = 50  # steps between host reads of the losses
     sample_every: int | None = 250  # steps between fixed-noise sample grids (None: only at the start and end)
     checkpoint_every: int | None = 1000  # steps between checkpoints (None: only at the end)
+    checkpoint_seconds: float | None = None  # seconds of training between checkpoints too (None: by steps only)
     n_samples: int = 64  # images in each fixed-noise grid
     precision: str = "auto"  # "auto" | "bf16" | "fp16" | "fp32" (see runtime.pick_precision)
     tensorboard: bool = False  # log losses, samples and quality to out_dir/tensorboard
@@ -62,7 +64,8 @@ class TrainConfig:
 
     #: fields a resumed run may change: they do not change what is trained
     RESUMABLE: ClassVar[frozenset[str]] = frozenset(
-        {"steps", "log_every", "sample_every", "checkpoint_every", "n_samples", "precision", "tensorboard",
+        {"steps", "log_every", "sample_every", "checkpoint_every", "checkpoint_seconds", "n_samples", "precision",
+         "tensorboard",
          "metric_every", "metric_samples"})
 
     def __post_init__(self) -> None:
@@ -161,6 +164,7 @@ class Trainer:
                         for i, name in enumerate(("data", "noise"))}
         self._buffer: torch.Tensor | None = None
         self._buffered_steps: list[int] = []
+        self._saved_at = 0.0  # ``elapsed`` at the last step checkpoint
 
     # ----------------------------------------------------------------- what a family defines
     def train_step(self) -> torch.Tensor:
@@ -323,6 +327,7 @@ class Trainer:
                    "callbacks": {k: v for k, v in callbacks.items() if v is not None}})
         if filename is None:
             self.last_checkpoint = path
+            self._saved_at = self.elapsed
         return path
 
     def resume(self) -> bool:
@@ -389,20 +394,23 @@ class Trainer:
         (self.out_dir / "config.json").write_text(json.dumps(info, indent=2))
 
     # ----------------------------------------------------------------- the loop
-    def _out_of_time(self, seconds: float | None, started: float, before: float) -> bool:
-        """Whether the time budget is spent; across processes, rank 0's clock decides for all, at log steps."""
-        if seconds is None:
-            return False
+    def _clock(self, seconds: float | None, started: float, before: float) -> tuple[bool, bool]:
+        """(the time budget is spent, a timed checkpoint is due); across processes rank 0's clock decides for
+        every rank, at log steps, so that all stop and save at the same step."""
+        every = self.config.checkpoint_seconds
+        if (seconds is None and not every) or (self.world_size > 1 and self.step % self.config.log_every):
+            return False, False
+        now = before + time.perf_counter() - started
+        if seconds is not None and now >= seconds and self.world_size == 1:
+            synchronize(self.device)  # the queued work counts too
+            now = before + time.perf_counter() - started
+        stop = seconds is not None and now >= seconds
+        due = bool(every) and now - self._saved_at >= every
         if self.world_size > 1:
-            if self.step % self.config.log_every:
-                return False
-            flag = torch.tensor([float(before + time.perf_counter() - started >= seconds)], device=self.device)
-            torch.distributed.broadcast(flag, src=0)
-            return bool(flag.item())
-        if before + time.perf_counter() - started < seconds:
-            return False
-        synchronize(self.device)  # the queued work counts too
-        return before + time.perf_counter() - started >= seconds
+            flags = torch.tensor([float(stop), float(due)], device=self.device)
+            torch.distributed.broadcast(flags, src=0)
+            stop, due = (bool(v) for v in flags.tolist())
+        return stop, due
 
     def fit(self, steps: int | None = None, *, seconds: float | None = None, resume: bool = True) -> dict[str, list]:
         """Train until ``steps`` (default ``config.steps``) steps in all, or until ``seconds`` of training in all
@@ -433,6 +441,7 @@ class Trainer:
                    desc="training" if seconds is None else f"training for {seconds:g} s",
                    disable=not self.progress or self.rank != 0)
         started, before = time.perf_counter(), self.elapsed
+        self._saved_at = self.elapsed
         self.finishing = False
         if seconds is not None and self.step > 0 and self.elapsed >= seconds:
             total = self.step  # a resumed run whose time was already spent: nothing left to train
@@ -446,7 +455,8 @@ class Trainer:
                 self.step += 1
                 self._buffered_steps.append(self.step)
                 bar.update(1)
-                if self._out_of_time(seconds, started, before):
+                out_of_time, timed_checkpoint = self._clock(seconds, started, before)
+                if out_of_time:
                     total = self.step  # out of time: this step is the last
                 self.finishing = self.step == total
                 self.elapsed = before + time.perf_counter() - started
@@ -459,7 +469,8 @@ class Trainer:
                         self._take_sample()
                     for callback in self.callbacks:
                         callback.on_step_end(self)
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not self.finishing:
+                if ((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or timed_checkpoint) \
+                        and not self.finishing:
                     self.elapsed = before + time.perf_counter() - started
                     self.save()
             self.elapsed = before + time.perf_counter() - started

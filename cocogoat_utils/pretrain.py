@@ -1,0 +1,453 @@
+"""Train the shipped models from scratch with the notebooks' own recipes, and export them with their records.
+
+    python -m cocogoat_utils.pretrain --list                 # the names and what each trains
+    python -m cocogoat_utils.pretrain dcgan                  # the recipe's own budget, on the best device
+    python -m cocogoat_utils.pretrain dcgan --minutes 5 --device cpu --threads 1
+    torchrun --nproc_per_node 2 -m cocogoat_utils.pretrain dcgan --minutes 30   # data-parallel
+
+Each recipe builds the notebook's data, networks, loss and trainer (the same package
+functions the notebook calls), trains for ``--minutes`` of wall time with a quality
+evaluation every few minutes' worth of steps, and checkpoints under
+``runs/pretrain/<name>/``; a killed run continues where it stopped (the minutes already
+spent count). At the end the best checkpoint by Fréchet distance is scored once more on
+2,000 samples against the notebook's real images and exported to ``checkpoints/<name>.pt``
+(weights only, fp16) with its record ``checkpoints/<name>.json``: recipe, data, size,
+steps, images seen, wall time, hardware, precision, metrics and the command that
+reproduces it. :func:`~cocogoat_utils.pretrained.load_pretrained` loads it.
+
+Under ``torchrun`` every process trains on its own batches (global batch = batch × processes)
+and rank 0 evaluates, checkpoints and exports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
+
+CATEGORIES = ["animals", "faces", "people"]  # the generative notebooks' default subset of OpenMoji
+EXPORT_SAMPLES = 2000  # generated images scored for a record
+
+
+def build_network(model: str, config: dict) -> nn.Module:
+    """The shipped network ``model`` (a class name) built from its recorded constructor arguments."""
+    from .models.dcgan import DCGANGenerator
+    from .models.lstm_gan import LSTMGenerator
+    from .models.msggan import MSGGenerator
+    from .models.progan import ProGenerator
+    from .models.unet import UNet
+
+    classes = {c.__name__: c for c in (DCGANGenerator, LSTMGenerator, MSGGenerator, ProGenerator, UNet)}
+    if model not in classes:
+        raise ValueError(f"no shipped network is a {model!r}; known: {sorted(classes)}")
+    return classes[model](**config)
+
+
+# --------------------------------------------------------------------------- the context a recipe trains in
+
+@dataclass
+class Context:
+    """What a recipe gets: the command line's choices, the device, the folders, and the shared steps."""
+
+    name: str
+    args: argparse.Namespace
+    device: torch.device
+    rank: int
+    world_size: int
+    work_dir: Path
+    started: float = field(default_factory=time.time)
+
+    @property
+    def seconds(self) -> float:
+        return self.args.minutes * 60
+
+    @property
+    def image_size(self) -> int:
+        return self.args.image_size
+
+    def dataset(self, *, augment: int = 1):
+        """The notebook's real images at the recipe's size (OpenMoji animals, faces and people, or ``--data-dir``),
+        and the training set (with ``augment − 1`` augmented copies of each image, as 07 makes them)."""
+        from .augment import augment_dataset
+        from .data import load_dataset
+
+        real = load_dataset(self.args.data_dir, self.image_size,
+                            categories=CATEGORIES if self.args.data_dir is None else None)
+        train = augment_dataset(real.images, factor=augment, seed=self.args.seed) if augment > 1 else real.images
+        return real, train
+
+    def quality(self, real_images: torch.Tensor, *, every: int, samples: int = 1000):
+        """A quality tracker against the real images (FD every ``every`` steps, keeping ``best.pt``)."""
+        from .metrics import QualityMetrics
+        from .train import QualityTracker
+
+        return QualityTracker(QualityMetrics(real_images, device=self.device), every=every, samples=samples)
+
+    def loop_options(self) -> dict:
+        """The loop settings every recipe shares: seed, precision, and a checkpoint every few minutes."""
+        return {"seed": self.args.seed, "precision": self.args.precision,
+                "checkpoint_seconds": self.args.checkpoint_minutes * 60}
+
+    def report(self, trainer) -> None:
+        """Print the effective batch and learning rates: per process and over every process."""
+        cfg = trainer.config
+        rates = {k: getattr(cfg, k) for k in ("lr", "lr_g", "lr_d") if hasattr(cfg, k)}
+        print(f"[{self.name}] {self.world_size} process(es) × batch {cfg.batch_size} = global batch "
+              f"{cfg.batch_size * self.world_size}; learning rates {rates} (not scaled with the batch); "
+              f"precision {trainer.precision}; device {self.device}", flush=True)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A shipped model: what it is, the notebook it serves, its default budget, and how to train it."""
+
+    name: str
+    notebook: str
+    model: str
+    summary: str
+    minutes: float
+    image_size: int
+    train: Callable[[Context], dict]  # trains; returns {"network": the module to ship, "trainer", "tracker", …}
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def recipe(name: str, *, notebook: str, model: str, summary: str, minutes: float, image_size: int = 32):
+    def register(function):
+        RECIPES[name] = Recipe(name, notebook, model, summary, minutes, image_size, function)
+        return function
+    return register
+
+
+def _gan(ctx: Context, generator, discriminator, train_images, real, config, *, metric_every: int,
+         callbacks=()) -> dict:
+    from .device_dataset import DeviceImageDataset
+    from .train import GANTrainer
+
+    tracker = ctx.quality(real.images, every=metric_every)
+    trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device), config=config,
+                         out_dir=ctx.work_dir, callbacks=[tracker, *callbacks], progress=ctx.args.progress)
+    ctx.report(trainer)
+    trainer.fit(seconds=ctx.seconds)
+    return {"trainer": trainer, "tracker": tracker, "real": real}
+
+
+# --------------------------------------------------------------------------- the recipes
+
+@recipe("dcgan", notebook="07_Pokemon_DCGAN", model="DCGANGenerator", minutes=150,
+        summary="07's sprite DCGAN at its cpu widths (G 256, D 32; BCE, Adam(0.5, 0.9), ×3 augmented sprites) made "
+                "stable for long runs with DiffAugment on everything D sees and sampling from an EMA of G (0.999)")
+def train_dcgan(ctx: Context) -> dict:
+    from .models.dcgan import build_dcgan
+    from .train import GANTrainConfig
+
+    real, train = ctx.dataset(augment=3)
+    torch.manual_seed(ctx.args.seed)
+    generator, discriminator = build_dcgan(image_size=ctx.image_size, arch="sprite", latent_dim=100, g_width=256,
+                                           d_width=32)
+    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9), loss="bce",
+                            ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
+                            sample_every=2000, checkpoint_every=None, **ctx.loop_options())
+    return _gan(ctx, generator, discriminator, train, real, config, metric_every=2000)
+
+
+PROGAN_IMAGES_PER_MINUTE = 800  # images per fade-in and per stabilisation for each minute of --minutes: measured at
+# 842, 206, 89 and 50 images/s at 4, 8, 16 and 32 px on one core of the development CPU, seven phases take ≈ the minutes
+
+
+@recipe("progan", notebook="03_Cocogoat_ProGAN", model="ProGenerator", minutes=120,
+        summary="03's progressive GAN grown 4→8→16→32 px with the fade-in (WGAN-GP, equalised learning rate, "
+                "minibatch std, Adam(0, 0.99) at 1e-3, width 128, batch 32) and an EMA of G; images per phase = 800 × minutes")
+def train_progan(ctx: Context) -> dict:
+    from .models.progan import ProDiscriminator, ProGenerator
+    from .train import GANTrainConfig, ProgressiveTrainer, level_plan
+
+    real, _ = ctx.dataset()
+    max_level = {16: 2, 32: 3, 64: 4, 128: 5}[ctx.image_size]
+    torch.manual_seed(ctx.args.seed)
+    generator = ProGenerator(max_level=max_level, width=128)
+    discriminator = ProDiscriminator(max_level=max_level, width=128)
+    plan = level_plan(max_level, images_per_phase=int(PROGAN_IMAGES_PER_MINUTE * ctx.args.minutes), batch_size=32)
+    config = GANTrainConfig(loss="wgan", gp_lambda=10.0, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema_decay=0.999,
+                            log_every=50, sample_every=None, checkpoint_every=500, **ctx.loop_options())
+    from .device_dataset import DeviceImageDataset
+
+    trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device), plan=plan,
+                                 config=config, out_dir=ctx.work_dir, quality_images=real.images, metric_samples=1000,
+                                 metric_every=1000, progress=ctx.args.progress)
+    print(f"[progan] levels {[f'{p.resolution}px' for p in plan]}, {plan[-1].fade_images:,} images per phase", flush=True)
+    trainer.fit()
+    top = trainer.trainer
+    tracker = next(c for c in top.callbacks if type(c).__name__ == "QualityTracker")
+    seconds = sum(r["seconds"] for r in trainer.results)
+    return {"trainer": top, "tracker": tracker, "real": real,
+            "record": {"levels": [{"level": r["level"], "resolution": r["resolution"], "steps": r["steps"],
+                                   "images": r["images"], "seconds": r["seconds"],
+                                   "fd": round(r["metrics"]["fd"], 3) if r["metrics"] else None}
+                                  for r in trainer.results],
+                       "steps": sum(r["steps"] for r in trainer.results),
+                       "images_seen": sum(r["images"] for r in trainer.results),
+                       "wall_minutes": round(seconds / 60, 1),
+                       "level": generator.level, "alpha": generator.alpha}}
+
+
+@recipe("msggan", notebook="04_Optimized_Cocogoat", model="MSGGenerator", minutes=120,
+        summary="04's multi-scale generator (every scale from one forward pass) against MSG-GAN's multi-scale "
+                "discriminator, relativistic average hinge loss, DiffAugment on every scale and an EMA of G")
+def train_msggan(ctx: Context) -> dict:
+    from .models.msggan import MSGGenerator, MultiScaleDiscriminator
+    from .train import GANTrainConfig
+
+    real, _ = ctx.dataset()
+    torch.manual_seed(ctx.args.seed)
+    generator = MSGGenerator(image_size=ctx.image_size, width=128)
+    discriminator = MultiScaleDiscriminator(image_size=ctx.image_size, width=32)
+    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="rahinge",
+                            ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
+                            sample_every=2000, checkpoint_every=None, **ctx.loop_options())
+    return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=2000)
+
+
+def _lstm_pair(ctx: Context, kind: str) -> dict:
+    """05's comparison: the LSTM generator, or a sprite DCGAN with as many parameters, against the same D."""
+    from .models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from .models.lstm_gan import LSTMGenerator, match_parameters, parameter_count
+    from .train import GANTrainConfig
+
+    real, _ = ctx.dataset()
+    torch.manual_seed(ctx.args.seed)
+    lstm = LSTMGenerator(image_size=ctx.image_size, latent_dim=100, width=128, hidden=256, direction="rows")
+    generator = lstm if kind == "lstm" else match_parameters(
+        lambda width: DCGANGenerator(image_size=ctx.image_size, latent_dim=100, width=width, arch="sprite"),
+        parameter_count(lstm))
+    torch.manual_seed(ctx.args.seed)
+    discriminator = DCGANDiscriminator(image_size=ctx.image_size, width=32, arch="sprite")
+    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce",
+                            ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
+                            sample_every=2000, checkpoint_every=None, **ctx.loop_options())
+    return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=2000)
+
+
+@recipe("lstm", notebook="05_Prototype_LSTM", model="LSTMGenerator", minutes=90,
+        summary="05's LSTM generator (transposed convs → an LSTM over the rows → 3×3 conv) against a sprite DCGAN "
+                "discriminator, BCE with DiffAugment and an EMA of G; the same budget as lstm-baseline")
+def train_lstm(ctx: Context) -> dict:
+    return _lstm_pair(ctx, "lstm")
+
+
+@recipe("lstm-baseline", notebook="05_Prototype_LSTM", model="DCGANGenerator", minutes=90,
+        summary="05's baseline: a sprite DCGAN generator with as many parameters as the LSTM generator, the same "
+                "discriminator, loss, augmentation and budget")
+def train_lstm_baseline(ctx: Context) -> dict:
+    return _lstm_pair(ctx, "baseline")
+
+
+@recipe("ddpm", notebook="06_Diffusion", model="UNet", minutes=150,
+        summary="06's class-conditional DDPM (UNet 1.1M, width 32, time and class embeddings, ε-prediction, label "
+                "dropout 0.1 for guidance) on the cosine schedule with T = 1000, batch 32, EMA weights (0.999 with "
+                "warm-up); scored and kept by FD under DDIM-50")
+def train_ddpm(ctx: Context) -> dict:
+    from .device_dataset import DeviceImageDataset
+    from .models.unet import UNet
+    from .train import DiffusionTrainConfig, DiffusionTrainer
+
+    real, _ = ctx.dataset()
+    classes = sorted(set(real.categories))
+    labels = torch.tensor([classes.index(c) for c in real.categories])
+    torch.manual_seed(ctx.args.seed)
+    model = UNet(image_size=ctx.image_size, width=32, channel_mults=(1, 2, 2), blocks_per_level=1, attention_at=(8,),
+                 num_classes=len(classes))
+    config = DiffusionTrainConfig(steps=None, batch_size=32, lr=2e-4, warmup=500, schedule="cosine", T=1000,
+                                  prediction="eps", ema_decay=0.999, sample_steps=50, log_every=100, sample_every=2000,
+                                  checkpoint_every=500, **ctx.loop_options())
+    tracker = ctx.quality(real.images, every=3000, samples=500)  # 500 DDIM-50 samples: two minutes on one core
+    trainer = DiffusionTrainer(model, DeviceImageDataset(real.images, ctx.device), config=config, labels=labels,
+                               num_classes=len(classes), out_dir=ctx.work_dir, callbacks=[tracker],
+                               progress=ctx.args.progress)
+    ctx.report(trainer)
+    trainer.fit(seconds=ctx.seconds)
+    return {"trainer": trainer, "tracker": tracker, "real": real,
+            "record": {"classes": classes, "schedule": config.schedule, "T": config.T,
+                       "prediction": config.prediction, "sampler_for_metrics": "DDIM-50, classes in turn"}}
+
+
+# --------------------------------------------------------------------------- export
+
+def _score(network: nn.Module, generate: Callable[[int], torch.Tensor], real: torch.Tensor, device) -> dict:
+    from .metrics import QualityMetrics
+
+    quality = QualityMetrics(real, device=device)
+    images = generate(EXPORT_SAMPLES)
+    result = quality.evaluate(images)
+    saturated = float(((images == 0) | (images == 255)).float().mean())
+    return {**{k: (round(v, 5) if isinstance(v, float) else v) for k, v in result.items()},
+            "saturated_pixels": round(saturated, 5), "real_images": len(real)}
+
+
+def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
+    """Load the best checkpoint by FD, score it on 2,000 samples, write ``<name>.pt`` (fp16) and ``<name>.json``."""
+    from .checkpoint import load_checkpoint
+
+    trainer, tracker = result["trainer"], result.get("tracker")
+    best = tracker.best_checkpoint if tracker is not None else None
+    if best is not None and Path(best).is_file():
+        load_checkpoint(best, models=trainer.models, ema=trainer.ema, map_location=trainer.device)
+    network = result.get("network") or trainer.sampler
+    generate = result.get("generate") or (lambda n: trainer.generate(n, seed=ctx.args.seed + 1))
+    scores = _score(network, generate, result["real"].images, ctx.device)
+    weights = {k: v.detach().cpu().half() if torch.is_tensor(v) and v.is_floating_point() else v
+               for k, v in network.state_dict().items()}
+    history = [[m["step"], round(m["fd"], 3)] for m in tracker.metrics] if tracker is not None else []
+    record = {
+        "name": recipe_.name, "notebook": recipe_.notebook, "recipe": recipe_.summary,
+        "model": type(network).__name__, "model_config": dict(network.config),
+        "parameters": sum(p.numel() for p in network.parameters()),
+        "dataset": result["real"].source + (f", categories {', '.join(CATEGORIES)}" if ctx.args.data_dir is None
+                                            else f", folder {ctx.args.data_dir}"),
+        "train_images": len(trainer.data), "image_size": ctx.image_size,
+        "steps": trainer.step, "images_seen": trainer.images_seen, "batch_size": trainer.config.batch_size,
+        "processes": ctx.world_size, "best_step": tracker.best.get("step") if tracker is not None else trainer.step,
+        "wall_minutes": round(trainer.elapsed / 60, 1), "hardware": hardware(ctx.device),
+        "precision": trainer.precision, "torch": str(torch.__version__), "python": platform.python_version(),
+        "train_config": asdict(trainer.config), "metrics": scores, "fd_history": history,
+        "weights": "fp16 (EMA)" if trainer.ema is not None else "fp16",
+        "command": result.get("command") or command_line(ctx),
+        **result.get("record", {}),
+    }
+    export_dir.mkdir(parents=True, exist_ok=True)
+    from .checkpoint import atomic_save
+
+    path = atomic_save({"version": 1, "record": record, "weights": weights}, export_dir / f"{recipe_.name}.pt")
+    (export_dir / f"{recipe_.name}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def command_line(ctx: Context) -> str:
+    """The command that reproduces this run."""
+    args = ctx.args
+    parts = ["python", "-m", "cocogoat_utils.pretrain", ctx.name, "--minutes", f"{args.minutes:g}",
+             "--device", ctx.device.type, "--image-size", str(args.image_size), "--seed", str(args.seed)]
+    if args.threads:
+        parts += ["--threads", str(args.threads)]
+    if args.precision != "auto":
+        parts += ["--precision", args.precision]
+    if ctx.world_size > 1:
+        parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]
+    if ctx.device.type == "cpu" and args.threads == 1:
+        parts = ["taskset", "-c", "1", *parts]
+    return shlex.join(parts)
+
+
+def default_export_dir() -> Path:
+    """``checkpoints/`` of the checkout (the shipped models), else ``checkpoints/`` under the home folder."""
+    return PACKAGE_DIR.parent / "checkpoints" if is_checkout() else home() / "checkpoints"
+
+
+# --------------------------------------------------------------------------- command line
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cocogoat_utils.pretrain",
+                                description="Train a shipped model with its notebook's recipe and export it with its record.")
+    p.add_argument("names", nargs="*", help="recipes to train (see --list); 'all' for every one")
+    p.add_argument("--list", action="store_true", help="list the recipes and exit")
+    p.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the recipe's own)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
+    p.add_argument("--image-size", type=int, default=None, help="image size (default: the recipe's, 32)")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--data-dir", default=None, help="a folder of your own images instead of OpenMoji")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work-dir", default=None, help="training state (default runs/pretrain/<name>)")
+    p.add_argument("--export-dir", default=None, help="where <name>.pt and <name>.json go (default checkpoints/)")
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes of training between checkpoints")
+    p.add_argument("--fresh", action="store_true", help="start afresh instead of continuing a killed run")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n != "all" and n not in RECIPES]
+    if unknown:
+        p.error(f"unknown recipe(s) {unknown}; choose from {sorted(RECIPES)} or 'all'")
+    if not args.list and not args.names:
+        p.error("name a recipe (or 'all'), or pass --list")
+    return args
+
+
+def list_recipes() -> str:
+    lines = [f"{'name':<16} {'minutes':>7}  {'notebook':<22} {'network':<16} what it trains"]
+    for r in RECIPES.values():
+        lines.append(f"{r.name:<16} {r.minutes:7g}  {r.notebook:<22} {r.model:<16} {r.summary}")
+    return "\n".join(lines)
+
+
+def _init_distributed() -> torch.device | None:
+    """Under torchrun: join the process group (NCCL on GPUs, gloo on CPUs); returns this process's device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        torch.distributed.init_process_group("nccl")
+        return torch.device("cuda", local)
+    torch.distributed.init_process_group("gloo")
+    return torch.device("cpu")
+
+
+def run(name: str, args: argparse.Namespace) -> Path | None:
+    """Train recipe ``name`` and export it (rank 0); returns the exported file."""
+    import shutil
+
+    recipe_ = RECIPES[name]
+    local = _init_distributed() if not (torch.distributed.is_available() and torch.distributed.is_initialized()) else None
+    rank, world = distributed()
+    device = local or pick_device(args.device)
+    run_args = argparse.Namespace(**{**vars(args), "minutes": args.minutes or recipe_.minutes,
+                                     "image_size": args.image_size or recipe_.image_size})
+    work = Path(args.work_dir) if args.work_dir else home() / "runs" / "pretrain" / f"{name}_{run_args.image_size}px"
+    if args.fresh and rank == 0 and work.exists():
+        shutil.rmtree(work)
+    if world > 1:
+        torch.distributed.barrier()
+    set_seed(args.seed)
+    ctx = Context(name, run_args, device, rank, world, work)
+    print(f"[{name}] {recipe_.summary}\n[{name}] {run_args.minutes:g} min at {run_args.image_size} px on "
+          f"{hardware(device)}; state in {work}", flush=True)
+    result = recipe_.train(ctx)
+    if rank != 0:
+        return None
+    path = export(ctx, recipe_, result, Path(args.export_dir) if args.export_dir else default_export_dir())
+    record = json.loads(path.with_suffix(".json").read_text())
+    m = record["metrics"]
+    print(f"[{name}] exported {path}: {record['steps']:,} steps in {record['wall_minutes']} min; FD {m['fd']:.2f}, "
+          f"precision {m['precision']:.2f}, recall {m['recall']:.2f}, diversity {m['diversity_ratio']:.2f}", flush=True)
+    return path
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        print(list_recipes())
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = list(RECIPES) if "all" in args.names else args.names
+    for name in names:
+        run(name, args)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

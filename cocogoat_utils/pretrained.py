@@ -1,0 +1,132 @@
+"""The trained models shipped with the package, and where bundled files are found.
+
+``checkpoints/`` in the repository holds the metrics' feature classifier and one trained
+model per generative notebook, each ``<name>.pt`` (weights only, fp16) beside ``<name>.json``
+(its record: recipe, data, steps, images seen, time, hardware, precision, metrics and the
+command that reproduces it). The wheel carries the same folder as the package data
+``cocogoat_utils.checkpoints``, so :func:`bundled_path` finds the files after
+``pip install git+…`` as well as in a checkout, and nothing is ever downloaded.
+
+:func:`load_pretrained` rebuilds the network a record names and loads its weights with
+``weights_only=True``; it fails with the file named when the file is missing, or when the
+caller expects another architecture or size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .runtime import PACKAGE_DIR
+
+BUNDLE_PACKAGE = "cocogoat_utils.checkpoints"
+
+
+def bundle_dirs() -> list[Path]:
+    """Where bundled files are looked for, in order: the installed package data, then the checkout's ``checkpoints/``."""
+    found = []
+    try:
+        found.append(Path(str(resources.files(BUNDLE_PACKAGE))))
+    except (ModuleNotFoundError, TypeError):
+        pass
+    checkout = PACKAGE_DIR.parent / "checkpoints"
+    if checkout not in found:
+        found.append(checkout)
+    return found
+
+
+def bundled_path(name: str) -> Path:
+    """The bundled file ``name`` (``"openmoji_classifier.pt"``, ``"dcgan.json"``…), wherever the package is installed."""
+    for folder in bundle_dirs():
+        if (folder / name).is_file():
+            return folder / name
+    looked = ", ".join(str(f) for f in bundle_dirs())
+    raise FileNotFoundError(f"the bundled file {name} is missing (looked in {looked}); a checkout has it in "
+                            "checkpoints/, and `python -m cocogoat_utils.pretrain --list` says how each model is made")
+
+
+class PretrainedMismatch(ValueError):
+    """A shipped model is not the architecture or size the caller expects."""
+
+
+@dataclass
+class Pretrained:
+    """A shipped model: the network (eval mode, float32) and its record."""
+
+    name: str
+    model: nn.Module
+    record: dict
+    path: Path
+
+    @property
+    def image_size(self) -> int:
+        return int(self.record["image_size"])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def generate(self, n: int = 64, *, seed: int = 0, steps: int = 50, labels: torch.Tensor | None = None,
+                 guidance: float = 1.0) -> torch.Tensor:
+        """``n`` images as uint8 on the CPU from noise drawn with ``seed``: the generator's, or for a diffusion
+        model DDIM in ``steps`` steps (the classes in turn, unless ``labels`` are given)."""
+        from .data import to_uint8
+
+        if self.record["model"] != "UNet":
+            z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+            return to_uint8(self.model.images(self.model(z))).cpu()
+        from .diffusion import NoiseSchedule, ddim_sample
+
+        schedule = NoiseSchedule.make(self.record["schedule"], self.record["T"])
+        classes = len(self.record.get("classes", [])) or None
+        if labels is None and classes:
+            labels = torch.arange(n) % classes
+        images, _ = ddim_sample(self.model, schedule, (n, self.model.config["channels"], self.image_size,
+                                                       self.image_size),
+                                steps=steps, labels=None if labels is None else labels.to(self.device),
+                                null_label=classes, guidance=guidance, prediction=self.record.get("prediction", "eps"),
+                                generator=torch.Generator().manual_seed(seed), device=self.device)
+        return to_uint8(images).cpu()
+
+    def describe(self) -> str:
+        """One line: what it is, how long it trained, and its scores."""
+        r = self.record
+        scores = r.get("metrics", {})
+        fd = f", FD {scores['fd']:.1f}" if "fd" in scores else ""
+        return (f"{self.name}: {r['model']} at {r['image_size']} px, {r['steps']:,} steps ({r['images_seen']:,} images) "
+                f"in {r['wall_minutes']:.0f} min on {r['hardware']} ({r['precision']}){fd}")
+
+
+def load_record(name: str) -> dict:
+    """The record ``<name>.json`` of a shipped model."""
+    return json.loads(bundled_path(f"{name}.json").read_text())
+
+
+def load_pretrained(name: str, *, device: str | torch.device = "cpu", model: str | None = None,
+                    image_size: int | None = None) -> Pretrained:
+    """The shipped model ``name`` (see ``python -m cocogoat_utils.pretrain --list``) on ``device``, in eval mode.
+
+    ``model`` (a class name such as ``"DCGANGenerator"``) and ``image_size`` say what the caller
+    expects; a shipped file of another architecture or size raises :class:`PretrainedMismatch`
+    naming the file and both sides. A missing file raises ``FileNotFoundError`` naming it.
+    """
+    from .pretrain import build_network
+
+    path = bundled_path(f"{name}.pt")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    record = state["record"]
+    if model is not None and record["model"] != model:
+        raise PretrainedMismatch(f"{path} holds a {record['model']}; this notebook expects a {model}")
+    if image_size is not None and int(record["image_size"]) != image_size:
+        raise PretrainedMismatch(f"{path} was trained at {record['image_size']} px; this notebook runs at "
+                                 f"{image_size} px (set image_size={record['image_size']}, or pretrained=False)")
+    network = build_network(record["model"], record["model_config"])
+    weights = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in state["weights"].items()}
+    network.load_state_dict(weights)
+    return Pretrained(name, network.to(device).eval(), record, path)

@@ -1,0 +1,101 @@
+"""cocogoat_utils.experiment: the run around a notebook's lessons (set-up, comparisons, tables, summary)."""
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from cocogoat_utils import experiment, pretrained  # noqa: E402
+from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
+from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402
+
+TABLE = {"smoke": dict(steps=3, width=8), "cpu": dict(steps=300, width=64), "gpu": dict(steps=None, width=256)}
+
+
+def test_start_run_resolves_prints_and_makes_the_folder(tmp_path, capsys):
+    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path / "out", precision="fp32", seed=3,
+                               steps=None, width=16)
+    assert run.scale == "smoke" and run["steps"] == 3 and run["width"] == 16  # explicit values win
+    assert run.out_dir.is_dir() and run.precision == "fp32" and run.device.type == "cpu"
+    printed = capsys.readouterr().out
+    assert "scale=smoke" in printed and "precision=fp32" in printed and "outputs →" in printed
+    assert torch.initial_seed() == 3
+    with pytest.raises(ValueError, match="expected one of"):
+        experiment.start_run("99_Test", "huge", TABLE, out_dir=tmp_path)
+
+
+def test_make_quality_says_why_it_is_off(capsys):
+    few = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    assert experiment.make_quality(few) is None
+    assert "quality metrics are off" in capsys.readouterr().out
+    enough = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8)
+    assert experiment.make_quality(enough).min_samples == 65
+
+
+def _trainer(out_dir, real, tracker):
+    torch.manual_seed(0)
+    config = GANTrainConfig(steps=None, batch_size=8, log_every=1, sample_every=None, checkpoint_every=1, n_samples=4)
+    return GANTrainer(DCGANGenerator(image_size=32, latent_dim=8, width=8), DCGANDiscriminator(image_size=32, width=8),
+                      DeviceImageDataset(real), config=config, out_dir=out_dir, callbacks=[tracker], progress=False)
+
+
+def test_train_for_gives_a_row_and_a_finished_run_is_loaded_not_retrained(tmp_path, capsys):
+    real = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    quality = experiment.make_quality(real)
+    tracker = QualityTracker(quality, samples=70)
+    row = experiment.train_for("plain", _trainer(tmp_path, real, tracker), 0.5, tracker=tracker, extra_column=7)
+    assert row["run"] == "plain" and row["steps"] >= 1 and row["images"] == row["steps"] * 8
+    assert row["seconds"] >= 0.5 and row["extra_column"] == 7 and row["fd"] > 0 and row["collapse"]
+    again = QualityTracker(quality, samples=70)
+    same = experiment.train_for("plain", _trainer(tmp_path, real, again), 0.5, tracker=again)
+    assert same["steps"] == row["steps"] and same["fd"] == row["fd"]  # the tracker's record came back too
+    assert "finished before: loaded from its checkpoint" in capsys.readouterr().out
+
+
+def test_print_table_and_verdict(capsys):
+    rows = [{"run": "bce", "steps": 1200, "fd": 55.25, "collapsed": False},
+            {"run": "rahinge", "steps": 1100, "fd": 41.0, "collapsed": True}]
+    experiment.print_table(rows, ["run", "steps", "fd", "collapsed"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "steps", "fd", "collapsed"]
+    assert lines[1].split() == ["bce", "1,200", "55.250", "no"] and lines[2].split()[-1] == "yes"
+    text = experiment.verdict(rows[0], rows[1])
+    assert "rahinge did better here" in text and "26% apart" in text
+    assert "no FD" in experiment.verdict(rows[0], {"run": "x", "fd": None})
+
+
+def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path):
+    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path, steps=None, width=None)
+    summary = experiment.finish_run(run, {"fd": 1.5, "artifacts": []})
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved == summary
+    assert {"notebook", "scale", "device", "precision", "seconds", "fd"} <= saved.keys()
+
+
+def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypatch, capsys):
+    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path, steps=None, width=None)
+    real = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8)
+    quality = experiment.make_quality(real)  # before the bundle is hidden: the metrics' classifier is bundled too
+    monkeypatch.setattr(pretrained, "bundle_dirs", lambda: [tmp_path / "nothing"])
+    shipped, rows = experiment.shipped_beside(run, "dcgan", None)
+    assert shipped is None and rows == [] and "dcgan.pt is missing" in capsys.readouterr().out
+    # a shipped model made the way pretrain exports one
+    generator = DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite")
+    record = {"name": "tiny", "model": "DCGANGenerator", "model_config": generator.config, "image_size": 32,
+              "steps": 10, "images_seen": 80, "wall_minutes": 0.1, "hardware": "test", "precision": "fp32"}
+    (tmp_path / "nothing").mkdir()
+    torch.save({"version": 1, "record": record, "weights": {k: v.half() for k, v in generator.state_dict().items()
+                                                             if v.is_floating_point()} |
+                {k: v for k, v in generator.state_dict().items() if not v.is_floating_point()}},
+               tmp_path / "nothing" / "tiny.pt")
+    live = torch.randint(0, 256, (70, 3, 32, 32), dtype=torch.uint8)
+    shipped, rows = experiment.shipped_beside(run, "tiny", live, quality=quality, samples=70, model="DCGANGenerator")
+    assert shipped is not None and [r["model"] for r in rows] == ["this run", "shipped tiny"]
+    assert all(r["fd"] > 0 for r in rows) and (tmp_path / "shipped_tiny.png").is_file()
+    shipped, rows = experiment.shipped_beside(run, "tiny", live, image_size=64)
+    assert shipped is None and "trained at 32 px" in capsys.readouterr().out

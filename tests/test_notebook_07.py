@@ -1,0 +1,27 @@
+"""07_Pokemon_DCGAN on a folder of your own images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+from notebook_runs import ROOT, execute, outputs_text, own_images  # noqa: E402
+
+
+def test_pokemon_notebook_trains_on_a_folder_of_own_images(tmp_path: Path):
+    notebook = ROOT / "notebooks" / "07_Pokemon_DCGAN.ipynb"
+    images = tmp_path / "my images"
+    expected = own_images(images)
+    out_dir = tmp_path / "out"
+    execute(notebook, tmp_path / "executed.ipynb", scale="smoke", out_dir=str(out_dir), data_dir=str(images), steps=6)
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["dataset"] == str(images)
+    assert summary["dataset_size"] == expected
+    assert summary["train_images"] == 3 * expected  # augmentation ×3
+    assert summary["steps"] == 6
+    text = outputs_text(tmp_path / "executed.ipynb")
+    assert "skipped 1 unreadable file" in text and "broken.png" in text
+    assert summary["fd"] is None and "need at least" in text  # 24 images: too few for the quality metrics
