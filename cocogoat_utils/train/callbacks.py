@@ -107,6 +107,7 @@ class QualityTracker(Callback):
     and warns whenever an evaluation finds the samples' diversity under the collapse
     threshold — from the start or after being diverse (:attr:`collapse`). The images come
     from ``trainer.generate(samples, seed=config.seed + 1)``: the same noise at every evaluation.
+    Each entry of :attr:`metrics` holds the step, the training seconds and images seen so far, and the scores.
     """
 
     def __init__(self, quality, *, every: int | None = None, samples: int = 1000, keep_best: bool = True) -> None:
@@ -125,7 +126,8 @@ class QualityTracker(Callback):
         """Score the trainer's samples now; returns the new entry of :attr:`metrics`."""
         trainer._flush()
         images = trainer.generate(self.samples, seed=trainer.config.seed + 1)
-        result = {"step": trainer.step, **self.quality.evaluate(images)}
+        result = {"step": trainer.step, "seconds": round(trainer.elapsed, 2), "images": trainer.images_seen,
+                  **self.quality.evaluate(images)}
         best = min((m["fd"] for m in self.metrics), default=float("inf"))
         self.metrics.append(result)
         if self.keep_best and result["fd"] < best:
