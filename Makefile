@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 RUNS     ?= runs
 export PYTHONUNBUFFERED := 1
 
-.PHONY: venv run test unit notebook-test gpu-run bench clean
+.PHONY: venv run test unit notebook-test gpu-run gpu-all gpu-dry pretrained bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,15 +38,25 @@ test: venv
 unit: venv
 	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
 
-## gpu-run: every notebook at `gpu` scale; the executed notebooks replace the committed ones
+## gpu-run: the eight notebooks at `gpu` scale at once on one GPU, each under a hard limit, then the results table;
+##          the executed notebooks that finished replace the committed ones (scripts/gpu_unpack.sh)
 gpu-run: venv
-	@mkdir -p $(RUNS)/gpu
-	@for nb in $(NOTEBOOKS); do \
-	  name=$$(basename $$nb .ipynb); echo "== $$name (gpu scale)"; \
-	  COCOGOAT_SCALE=gpu $(PY) -m cocogoat_utils.execute --cwd notebooks $$nb $(RUNS)/gpu/$$name.ipynb \
-	    && cp $(RUNS)/gpu/$$name.ipynb $$nb || exit 1; \
-	done
-	@$(PY) -m cocogoat_utils.report $(RUNS) gpu
+	$(PY) scripts/gpu_run.py --out $(RUNS)/gpu_out --no-pretrain --no-bench
+	bash scripts/gpu_unpack.sh $(RUNS)/gpu_out
+
+## gpu-all: gpu-run, the 64 px trained models and the benchmarks in one call (what scripts/gpu_call.sh runs
+##          on the lent GPU machine); gpu-dry: the same pipeline on a CPU at tiny budgets
+gpu-all: venv
+	$(PY) scripts/gpu_run.py --out $(RUNS)/gpu_out
+	bash scripts/gpu_unpack.sh $(RUNS)/gpu_out
+
+gpu-dry: venv
+	bash scripts/gpu_call.sh $(RUNS)/gpu_dry --dry
+
+## pretrained: train every shipped model from scratch with its notebook's recipe and export it to checkpoints/
+##             (about 12 hours on one CPU core; `python -m cocogoat_utils.pretrain --list` shows each recipe's budget)
+pretrained: venv
+	$(PY) -m cocogoat_utils.pretrain all
 
 ## bench: images per second, tutorial loop vs this package's trainer (meant for a GPU; on a CPU use BENCH_ARGS=--smoke)
 BENCH_ARGS ?= --channels-last

@@ -38,11 +38,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=None, help=f"UNet width (default {DEFAULTS['width']})")
     p.add_argument("--device", default="auto", help="cuda, cpu, … (default: cuda when available)")
     p.add_argument("--smoke", action="store_true", help="tiny settings for a CPU check")
+    p.add_argument("--shipped", action="store_true",
+                   help="time and score the shipped DDPM (checkpoints/ddpm*.pt) instead of a fresh UNet: FD of every "
+                        "sampler against the real images, the DDIM-50 ≥ 15× faster and within 20 %% of DDPM's FD target")
+    p.add_argument("--metric-samples", type=int, default=None, help="images scored per sampler with --shipped "
+                                                                    "(default 1000; 70 with --smoke)")
     p.add_argument("--out", default=None, help="JSON output (default benchmarks/results/diffusion_sampling_<device>.json)")
     args = p.parse_args(argv)
     for key, value in (SMOKE if args.smoke else DEFAULTS).items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.metric_samples is None:
+        args.metric_samples = 70 if args.smoke else 1000
     return args
 
 
@@ -56,9 +63,18 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device = pick_device(args.device)
     torch.manual_seed(0)
-    model = UNet(image_size=args.image_size, width=args.width, channel_mults=(1, 2, 2), blocks_per_level=args.blocks,
-                 attention_at=(8,), num_classes=3).to(device).eval()
-    schedule = NoiseSchedule.linear(args.T)
+    shipped = None
+    if args.shipped:
+        from cocogoat_utils.pretrained import load_pretrained
+
+        shipped = load_pretrained("ddpm", device=device, image_size=args.image_size)
+        model, record = shipped.model, shipped.record
+        args.T, args.width, args.image_size = record["T"], record["model_config"]["width"], record["image_size"]
+        schedule = NoiseSchedule.make(record["schedule"], record["T"])
+    else:
+        model = UNet(image_size=args.image_size, width=args.width, channel_mults=(1, 2, 2),
+                     blocks_per_level=args.blocks, attention_at=(8,), num_classes=3).to(device).eval()
+        schedule = NoiseSchedule.linear(args.T)
     shape = (args.batch, 3, args.image_size, args.image_size)
     labels = torch.arange(args.batch, device=device) % 3
 
@@ -79,12 +95,41 @@ def main(argv=None) -> int:
         rows.append(run(f"DDIM-{steps}", lambda steps=steps: ddim_sample(model, schedule, shape, steps=steps, **common)))
     for row in rows:
         row["speedup_vs_ddpm"] = row["images_per_s"] / rows[0]["images_per_s"]
+    if shipped is not None:  # quality: every sampler's FD on the same classes and seed
+        from cocogoat_utils.data import load_dataset, to_uint8
+        from cocogoat_utils.metrics import QualityMetrics
+
+        real = load_dataset(None, args.image_size, categories=["animals", "faces", "people"]).images
+        quality = QualityMetrics(real, device=device)
+        n = args.metric_samples
+        classes = len(shipped.record.get("classes", [])) or 3
+        for row in rows:
+            steps = int(row["sampler"].split("-")[1])
+            images = []
+            for start in range(0, n, args.batch):
+                size = min(args.batch, n - start)
+                kwargs = dict(labels=torch.arange(start, start + size, device=device) % classes, null_label=classes,
+                              generator=torch.Generator(device=device).manual_seed(1 + start), device=device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    x, _ = (ddpm_sample(model, schedule, (size, 3, args.image_size, args.image_size), **kwargs)
+                            if row["sampler"].startswith("DDPM") else
+                            ddim_sample(model, schedule, (size, 3, args.image_size, args.image_size), steps=steps,
+                                        **kwargs))
+                images.append(to_uint8(x).cpu())
+            scores = quality.evaluate(torch.cat(images))
+            row.update({k: scores[k] for k in ("fd", "kid", "precision", "recall", "diversity_ratio")},
+                       metric_samples=n)
+        for row in rows:
+            row["fd_vs_ddpm"] = row["fd"] / rows[0]["fd"]
 
     print(f"device: {device_name(device)}, UNet width {args.width}, {sum(t.numel() for t in model.parameters()):,} "
           f"parameters, {args.image_size} px, batch {args.batch}")
-    print("| sampler | images/s | ms/image | × DDPM |\n|---|---:|---:|---:|")
+    print("| sampler | images/s | ms/image | × DDPM | FD | diversity |\n|---|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['sampler']} | {row['images_per_s']:.1f} | {row['ms_per_image']:.2f} | {row['speedup_vs_ddpm']:.1f} |")
+        fd = f"{row['fd']:.1f}" if "fd" in row else "—"
+        div = f"{row['diversity_ratio']:.2f}" if "diversity_ratio" in row else "—"
+        print(f"| {row['sampler']} | {row['images_per_s']:.1f} | {row['ms_per_image']:.2f} | "
+              f"{row['speedup_vs_ddpm']:.1f} | {fd} | {div} |")
     ddim50 = next((r for r in rows if r["sampler"] == "DDIM-50"), None)
     target = None
     if ddim50 is not None and args.T == 1000:
@@ -92,9 +137,14 @@ def main(argv=None) -> int:
                   "met": ddim50["speedup_vs_ddpm"] >= TARGET_SPEEDUP}
         print(f"DDIM-50 is {ddim50['speedup_vs_ddpm']:.1f}× faster per image than DDPM-1000 "
               f"(target ≥ {TARGET_SPEEDUP:g}×: {'met' if target['met'] else 'NOT met'})")
+        if "fd" in ddim50:
+            target.update(fd_ratio=ddim50["fd_vs_ddpm"], fd_met=ddim50["fd_vs_ddpm"] <= 1.2)
+            print(f"DDIM-50 FD {ddim50['fd']:.1f} vs DDPM-1000 FD {rows[0]['fd']:.1f}: {ddim50['fd_vs_ddpm']:.2f}× "
+                  f"(target within 20 %: {'met' if target['fd_met'] else 'NOT met'})")
     report = {"device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
-              "smoke": args.smoke, "settings": {k: getattr(args, k) for k in ("T", "ddim_steps", "batch", "width",
-                                                                              "blocks", "image_size")},
+              "smoke": args.smoke, "model": "shipped ddpm" if shipped is not None else "fresh UNet (timing only)",
+              "settings": {k: getattr(args, k) for k in ("T", "ddim_steps", "batch", "width", "blocks", "image_size",
+                                                          "metric_samples")},
               "rows": rows, "target": target}
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
         f"diffusion_sampling_{device_name(device).replace(' ', '_')}{'_smoke' if args.smoke else ''}.json")

@@ -11,11 +11,11 @@ baseline, the reference DCGAN at the PyTorch tutorial's settings. A floor row,
 :func:`~cocogoat_utils.metrics.real_data_floor`, scores two disjoint halves of the real
 data against each other: the best a generator can hope for.
 
-The time budget: ``trainer.train_step()`` in a loop; the clock is read every
-``--check-every`` steps (on CUDA after ``torch.cuda.synchronize``, so there is no host
-sync inside the steps between two reads), and training stops at the first read past
-the budget. images/s is batch × steps / seconds over the whole budget (the first
-steps, with cuDNN's autotuning, included).
+The time budget: each model trains through :func:`cocogoat_utils.experiment.train_for` — the
+notebooks' equal-time runner, the package's one loop with ``fit(seconds=…)``, which reads the clock
+with the device synchronised — and is scored by a :class:`~cocogoat_utils.train.QualityTracker`
+at the end. images/s is the global batch × steps / seconds over the whole budget (the first steps,
+with cuDNN's autotuning, included).
 
 Every figure printed or written comes from the run; nothing is hard-coded.
 
@@ -132,9 +132,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None,
                    help="override every model's batch size (default: each model's own, 128 for the DCGANs; "
                         f"{SMOKE['batch_size']} with --smoke)")
-    p.add_argument("--check-every", type=int, default=None,
-                   help="steps between two reads of the clock (default 20 on CUDA/MPS, where a read waits for the "
-                        "device; 1 on the CPU, where it costs nothing)")
     p.add_argument("--feature-space", default="auto", choices=("auto", "classifier", "inception"),
                    help="metrics' feature network (default auto = the OpenMoji classifier)")
     p.add_argument("--device", default="auto", help="'auto' (default: CUDA, else MPS, else CPU), 'cuda', 'cpu', ...")
@@ -165,8 +162,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.categories = [c.strip() for c in args.categories.split(",") if c.strip()] if args.categories else None
     if args.seconds <= 0 or args.subset < 0 or args.metric_samples < 1 or args.threads < 0:
         p.error("--minutes/--seconds > 0, --subset ≥ 0, --metric-samples ≥ 1 and --threads ≥ 0 are required")
-    if args.batch_size is not None and args.batch_size < 1 or args.check_every is not None and args.check_every < 1:
-        p.error("--batch-size and --check-every must be positive")
+    if args.batch_size is not None and args.batch_size < 1:
+        p.error("--batch-size must be positive")
     return args
 
 
@@ -178,36 +175,6 @@ def slug(text: str) -> str:
 
 def count_parameters(module) -> int:
     return sum(t.numel() for t in module.parameters())
-
-
-def train_for(trainer, seconds: float, check_every: int) -> dict:
-    """``trainer.train_step()`` until ``seconds`` have passed, reading the clock every ``check_every`` steps."""
-    from cocogoat_utils.runtime import synchronize
-
-    import torch
-
-    device = trainer.device
-    trainer.generator.train()
-    trainer.discriminator.train()
-    finite = torch.ones((), dtype=torch.bool, device=device)  # stays on the device: no sync per step
-    losses = None
-    steps = 0
-    synchronize(device)
-    start = time.perf_counter()
-    while True:
-        for _ in range(check_every):
-            losses = trainer.train_step()
-            finite &= torch.isfinite(losses).all()
-            trainer.step += 1  # a host counter, for trainers that schedule by step
-        steps += check_every
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            break
-    from cocogoat_utils.train import HISTORY_KEYS
-
-    last = dict(zip(HISTORY_KEYS, losses.float().cpu().tolist()))  # read after the clock stopped
-    return {"steps": steps, "seconds": elapsed, "finite_losses": bool(finite), "last_losses": last}
 
 
 def fmt(value: float, digits: int = 4) -> str:
@@ -249,14 +216,14 @@ def main(argv=None) -> int:
     from cocogoat_utils.openmoji import load_openmoji
     from cocogoat_utils.metrics import QualityMetrics, real_data_floor
     from cocogoat_utils.runtime import device_name, pick_device
-    from cocogoat_utils.train import GANTrainer
+    from cocogoat_utils.experiment import train_for
+    from cocogoat_utils.train import GANTrainer, QualityTracker
     from cocogoat_utils.viz import save_grid
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     name = device_name(device)
-    check_every = args.check_every or (1 if device.type == "cpu" else 20)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     dataset = load_openmoji(args.image_size, categories=args.categories)
@@ -304,27 +271,25 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         generator, discriminator, config = entry.build(args.image_size, images.shape[1])
         config = dataclasses.replace(
-            config, steps=0, seed=args.seed, n_samples=GRID_SAMPLES, metric_samples=metric_samples,
-            batch_size=args.batch_size or config.batch_size,
-            # no logging, sampling or checkpoints: the loop below calls train_step() only, which
-            # never reads the loss buffer (GANTrainer allocates log_every × 4 floats for it)
-            log_every=10**6, sample_every=10**9, checkpoint_every=0, tensorboard=False)
+            config, steps=None, seed=args.seed, n_samples=GRID_SAMPLES, batch_size=args.batch_size or config.batch_size,
+            log_every=50, sample_every=None, checkpoint_every=None, tensorboard=False)
         data = DeviceImageDataset(images, device, seed=args.seed)
+        tracker = QualityTracker(quality, samples=metric_samples, keep_best=False)
         trainer = (entry.trainer or GANTrainer)(generator, discriminator, data, config=config, progress=False,
-                                                quality=quality)
+                                                callbacks=[tracker])
         print(f"training {key} for {args.seconds:g} s (batch {config.batch_size}) ...", flush=True)
-        run = train_for(trainer, args.seconds, check_every)
-        t = time.perf_counter()
-        metrics = trainer.evaluate_quality()  # metric_samples images from a fixed noise batch, EMA G if any
-        eval_seconds = time.perf_counter() - t
+        run = train_for(key, trainer, args.seconds, tracker=tracker)
+        metrics = tracker.last
         grid = save_grid(trainer.sample(), out_dir / f"quality_{key}_{suffix}.png")
+        last_losses = {k: trainer.history[k][-1] for k in trainer.history_keys}
         row = {
             "model": key, "label": entry.label, "baseline": key == BASELINE,
             "steps": run["steps"], "seconds": run["seconds"], "batch": config.batch_size,
-            "images_per_s": config.batch_size * run["steps"] / run["seconds"],
-            "finite_losses": run["finite_losses"], "last_losses": run["last_losses"],
+            "images_per_s": run["images"] / run["seconds"],
+            "finite_losses": True,  # the loop stops with an error on the first NaN or infinity
+            "last_losses": last_losses, "collapse": run["collapse"],
             "g_params": count_parameters(generator), "d_params": count_parameters(discriminator),
-            "feature_space": metrics["feature_space"], "metrics": metrics, "eval_seconds": eval_seconds,
+            "feature_space": metrics["feature_space"], "metrics": metrics,
             "config": dataclasses.asdict(config), "sample_grid": str(grid),
         }
         rows.append(row)
@@ -363,7 +328,7 @@ def main(argv=None) -> int:
                    "(cocogoat_utils.openmoji.load_openmoji)",
         "dataset_size": len(images), "dataset_full_size": full_size,
         "feature_space": quality.feature_space, "metric_samples": metric_samples,
-        "settings": {**settings, "check_every": check_every, "models": args.models},
+        "settings": {**settings, "models": args.models},
         "floor": floor, "rows": rows, "table": table, "time": stamp,
     }
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .pretrained import shipped_name
 from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
 
 CATEGORIES = ["animals", "faces", "people"]  # the generative notebooks' default subset of OpenMoji
@@ -297,6 +298,19 @@ def _score(network: nn.Module, generate: Callable[[int], torch.Tensor], real: to
             "saturated_pixels": round(saturated, 5), "real_images": len(real)}
 
 
+def targets_met(model: str, scores: dict) -> dict:
+    """The project's targets for a shipped model, each checked: every GAN FD ≤ 30, diversity ratio ≥ 0.8,
+    recall ≥ 0.3; the DDPM (scored under DDIM-50) FD ≤ 30 and under 5 % saturated pixels."""
+    checks = {"fd <= 30": scores["fd"] <= 30}
+    if model == "UNet":
+        checks["saturated < 5 %"] = scores["saturated_pixels"] < 0.05
+    else:
+        checks["diversity >= 0.8"] = scores["diversity_ratio"] >= 0.8
+        checks["recall >= 0.3"] = scores["recall"] >= 0.3
+    missed = [name for name, ok in checks.items() if not ok]
+    return {**checks, "summary": "all" if not missed else "missed: " + ", ".join(missed)}
+
+
 def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
     """Load the best checkpoint by FD, score it on 2,000 samples, write ``<name>.pt`` (fp16) and ``<name>.json``."""
     from .checkpoint import load_checkpoint
@@ -327,11 +341,13 @@ def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Pat
         "command": result.get("command") or command_line(ctx),
         **result.get("record", {}),
     }
+    record["targets"] = targets_met(recipe_.model, scores)
     export_dir.mkdir(parents=True, exist_ok=True)
     from .checkpoint import atomic_save
 
-    path = atomic_save({"version": 1, "record": record, "weights": weights}, export_dir / f"{recipe_.name}.pt")
-    (export_dir / f"{recipe_.name}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    stem = shipped_name(recipe_.name, ctx.image_size, recipe_.image_size)
+    path = atomic_save({"version": 1, "record": record, "weights": weights}, export_dir / f"{stem}.pt")
+    (export_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -356,6 +372,37 @@ def default_export_dir() -> Path:
     return PACKAGE_DIR.parent / "checkpoints" if is_checkout() else home() / "checkpoints"
 
 
+README_START, README_END = "<!-- shipped models: start -->", "<!-- shipped models: end -->"
+
+
+def shipped_table(folder: Path) -> str:
+    """A markdown row per shipped model in ``folder``, from the records beside the weights."""
+    lines = ["| model | notebook | network | size | steps (images) | wall time | hardware, precision | FD | precision / "
+             "recall | diversity | targets met | command |", "|" + "---|" * 12]
+    for path in sorted(folder.glob("*.json")):
+        record = json.loads(path.read_text())
+        if "recipe" not in record or not (folder / f"{path.stem}.pt").is_file():
+            continue
+        m = record["metrics"]
+        met = record.get("targets", {})
+        lines.append(
+            f"| `{path.stem}` | {record['notebook']} | {record['model']} ({record['parameters']:,}) | "
+            f"{record['image_size']} px | {record['steps']:,} ({record['images_seen']:,}) | {record['wall_minutes']} min | "
+            f"{record['hardware']}, {record['precision']} | {m['fd']:.1f} | {m['precision']:.2f} / {m['recall']:.2f} | "
+            f"{m['diversity_ratio']:.2f} | {met.get('summary', '—')} | `{record['command']}` |")
+    return "\n".join(lines)
+
+
+def write_readme(folder: Path) -> Path:
+    """Refresh the table of shipped models between the markers in ``folder/README.md``."""
+    path = folder / "README.md"
+    text = path.read_text()
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_START}\n{shipped_table(folder)}\n{README_END}{tail}")
+    return path
+
+
 # --------------------------------------------------------------------------- command line
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -363,6 +410,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 description="Train a shipped model with its notebook's recipe and export it with its record.")
     p.add_argument("names", nargs="*", help="recipes to train (see --list); 'all' for every one")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
+    p.add_argument("--readme", action="store_true", help="refresh the table of shipped models in checkpoints/README.md")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the recipe's own)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
     p.add_argument("--image-size", type=int, default=None, help="image size (default: the recipe's, 32)")
@@ -379,8 +427,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [n for n in args.names if n != "all" and n not in RECIPES]
     if unknown:
         p.error(f"unknown recipe(s) {unknown}; choose from {sorted(RECIPES)} or 'all'")
-    if not args.list and not args.names:
-        p.error("name a recipe (or 'all'), or pass --list")
+    if not args.list and not args.readme and not args.names:
+        p.error("name a recipe (or 'all'), or pass --list or --readme")
     return args
 
 
@@ -438,6 +486,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list:
         print(list_recipes())
+        return 0
+    if args.readme and not args.names:
+        print(f"updated {write_readme(Path(args.export_dir) if args.export_dir else default_export_dir())}")
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)

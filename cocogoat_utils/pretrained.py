@@ -103,6 +103,11 @@ class Pretrained:
                 f"in {r['wall_minutes']:.0f} min on {r['hardware']} ({r['precision']}){fd}")
 
 
+def shipped_name(recipe: str, image_size: int, default_size: int = 32) -> str:
+    """The file stem a model ships under: ``dcgan`` at its recipe's size (32 px), ``dcgan-64px`` at another."""
+    return recipe if image_size == default_size else f"{recipe}-{image_size}px"
+
+
 def load_record(name: str) -> dict:
     """The record ``<name>.json`` of a shipped model."""
     return json.loads(bundled_path(f"{name}.json").read_text())
@@ -113,12 +118,19 @@ def load_pretrained(name: str, *, device: str | torch.device = "cpu", model: str
     """The shipped model ``name`` (see ``python -m cocogoat_utils.pretrain --list``) on ``device``, in eval mode.
 
     ``model`` (a class name such as ``"DCGANGenerator"``) and ``image_size`` say what the caller
-    expects; a shipped file of another architecture or size raises :class:`PretrainedMismatch`
-    naming the file and both sides. A missing file raises ``FileNotFoundError`` naming it.
+    expects; with ``image_size``, a model trained at that size (``<name>-<size>px.pt``, from a GPU
+    run) is preferred over ``<name>.pt``. A shipped file of another architecture or size raises
+    :class:`PretrainedMismatch` naming the file and both sides. A missing file raises
+    ``FileNotFoundError`` naming it.
     """
     from .pretrain import build_network
 
     path = bundled_path(f"{name}.pt")
+    if image_size is not None:  # a GPU-trained model at another size ships as <name>-<size>px.pt beside it
+        try:
+            path = bundled_path(shipped_name(name, image_size) + ".pt")
+        except FileNotFoundError:
+            pass
     state = torch.load(path, map_location="cpu", weights_only=True)
     record = state["record"]
     if model is not None and record["model"] != model:
