@@ -150,9 +150,9 @@ def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, 
 
 def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
     """Write ``summary.json`` in the run's folder — the notebook's figures after the common keys
-    (notebook, scale, device, precision, seconds) — print it, and return it."""
-    full = {"notebook": run.notebook, "scale": run.scale, "device": device_name(run.device), "precision": run.precision,
-            **summary, "seconds": round(run.seconds, 1)}
+    (notebook, scale, device, numeric_precision — bf16, fp16 or fp32 —, seconds) — print it, and return it."""
+    full = {"notebook": run.notebook, "scale": run.scale, "device": device_name(run.device),
+            "numeric_precision": run.precision, **summary, "seconds": round(run.seconds, 1)}
     (run.out_dir / "summary.json").write_text(json.dumps(full, indent=2, ensure_ascii=False, default=str))
     print(json.dumps(full, indent=2, ensure_ascii=False, default=str))
     return full

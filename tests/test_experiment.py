@@ -74,7 +74,7 @@ def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path):
     summary = experiment.finish_run(run, {"fd": 1.5, "artifacts": []})
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved == summary
-    assert {"notebook", "scale", "device", "precision", "seconds", "fd"} <= saved.keys()
+    assert {"notebook", "scale", "device", "numeric_precision", "seconds", "fd"} <= saved.keys()
 
 
 def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypatch, capsys):
