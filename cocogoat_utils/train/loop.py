@@ -165,6 +165,7 @@ class Trainer:
         self._buffer: torch.Tensor | None = None
         self._buffered_steps: list[int] = []
         self._saved_at = 0.0  # ``elapsed`` at the last step checkpoint
+        self._started = self._before = self._excluded = 0.0  # the clock of the current fit() call
 
     # ----------------------------------------------------------------- what a family defines
     def train_step(self) -> torch.Tensor:
@@ -394,16 +395,21 @@ class Trainer:
         (self.out_dir / "config.json").write_text(json.dumps(info, indent=2))
 
     # ----------------------------------------------------------------- the loop
-    def _clock(self, seconds: float | None, started: float, before: float) -> tuple[bool, bool]:
+    def _training_seconds(self) -> float:
+        """Seconds of training in all: this call's wall time, minus what went to samples, quality evaluations and
+        checkpoints, plus the seconds of earlier sessions."""
+        return self._before + time.perf_counter() - self._started - self._excluded
+
+    def _clock(self, seconds: float | None) -> tuple[bool, bool]:
         """(the time budget is spent, a timed checkpoint is due); across processes rank 0's clock decides for
         every rank, at log steps, so that all stop and save at the same step."""
         every = self.config.checkpoint_seconds
         if (seconds is None and not every) or (self.world_size > 1 and self.step % self.config.log_every):
             return False, False
-        now = before + time.perf_counter() - started
+        now = self._training_seconds()
         if seconds is not None and now >= seconds and self.world_size == 1:
             synchronize(self.device)  # the queued work counts too
-            now = before + time.perf_counter() - started
+            now = self._training_seconds()
         stop = seconds is not None and now >= seconds
         due = bool(every) and now - self._saved_at >= every
         if self.world_size > 1:
@@ -414,7 +420,8 @@ class Trainer:
 
     def fit(self, steps: int | None = None, *, seconds: float | None = None, resume: bool = True) -> dict[str, list]:
         """Train until ``steps`` (default ``config.steps``) steps in all, or until ``seconds`` of training in all
-        (time spent before a resume counts), whichever comes first; returns the loss history.
+        (time spent before a resume counts; time spent on samples, quality evaluations and checkpoints does not),
+        whichever comes first; returns the loss history.
 
         When the time runs out, the last step is logged, sampled, scored and saved as a planned last step is.
         """
@@ -440,7 +447,7 @@ class Trainer:
         bar = tqdm(total=total if seconds is None else None, initial=self.step, unit="step", dynamic_ncols=True,
                    desc="training" if seconds is None else f"training for {seconds:g} s",
                    disable=not self.progress or self.rank != 0)
-        started, before = time.perf_counter(), self.elapsed
+        self._started, self._before, self._excluded = time.perf_counter(), self.elapsed, 0.0
         self._saved_at = self.elapsed
         self.finishing = False
         if seconds is not None and self.step > 0 and self.elapsed >= seconds:
@@ -448,6 +455,7 @@ class Trainer:
         try:
             if self.step == 0 and self.rank == 0:
                 self._take_sample()
+                self._excluded = time.perf_counter() - self._started
             while total is None or self.step < total:
                 for callback in self.callbacks:
                     callback.on_step_start(self)
@@ -455,14 +463,15 @@ class Trainer:
                 self.step += 1
                 self._buffered_steps.append(self.step)
                 bar.update(1)
-                out_of_time, timed_checkpoint = self._clock(seconds, started, before)
+                out_of_time, timed_checkpoint = self._clock(seconds)
                 if out_of_time:
                     total = self.step  # out of time: this step is the last
                 self.finishing = self.step == total
-                self.elapsed = before + time.perf_counter() - started
+                self.elapsed = self._training_seconds()
                 if len(self._buffered_steps) == cfg.log_every or self.finishing:
                     self._flush()
                     bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in self.history_keys}, refresh=False)
+                aside = time.perf_counter()  # samples, evaluations and checkpoints do not count as training time
                 if self.rank == 0:
                     if (cfg.sample_every and self.step % cfg.sample_every == 0) or self.finishing:
                         self._flush()
@@ -471,9 +480,9 @@ class Trainer:
                         callback.on_step_end(self)
                 if ((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or timed_checkpoint) \
                         and not self.finishing:
-                    self.elapsed = before + time.perf_counter() - started
                     self.save()
-            self.elapsed = before + time.perf_counter() - started
+                self._excluded += time.perf_counter() - aside
+            self.elapsed = self._training_seconds()
             self.save()
         finally:
             bar.close()
