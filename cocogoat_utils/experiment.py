@@ -162,7 +162,8 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
                    model: str | None = None, image_size: int | None = None, samples: int = 1000, seed: int = 0,
                    **generate: Any):
     """The shipped model ``name`` (``load_pretrained``) beside the live run: both grids, both scored on ``samples``
-    images by ``quality`` (``live``: the live run's images, uint8, at least as many), one row each.
+    images by ``quality`` (``live``: the live run's images, uint8, at least as many), one row each (with its
+    ``collapsed`` flag: diversity under the quality metrics' threshold).
 
     Returns ``(shipped, rows)``; ``shipped`` is ``None`` — with the reason printed — when the file is missing
     or was trained for another architecture or size (``model``, ``image_size``: what the notebook expects).
@@ -186,7 +187,7 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
             continue
         row = {"model": label, "images": len(images)}
         if quality is not None and len(images) >= quality.min_samples:
-            row.update({k: v for k, v in quality.evaluate(images[:count]).items() if k in SCORE_KEYS})
+            row.update({k: v for k, v in quality.evaluate(images[:count]).items() if k in (*SCORE_KEYS, "collapsed")})
         rows.append(row)
     panels = [(live_label, live)] if live is not None else []
     panels.append((f"shipped: {name}, {shipped.record['steps']:,} steps", theirs))
@@ -196,5 +197,5 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
     fig.savefig(run.out_dir / f"shipped_{name}.png", dpi=100, bbox_inches="tight")
     plt.show()
     if rows and quality is not None:
-        print_table(rows, ["model", "images", *[k for k in SCORE_KEYS if k in rows[-1]]])
+        print_table(rows, ["model", "images", *[k for k in (*SCORE_KEYS, "collapsed") if k in rows[-1]]])
     return shipped, rows

@@ -1,9 +1,61 @@
 """What 07_Pokemon_DCGAN's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'best_fd', 'best_step', 'collapse_step', 'dataset_size', 'diversity_ratio', 'fd', 'fd_floor_real_halves', 'feature_space', 'final_d_fake', 'final_d_loss', 'final_d_real', 'final_g_loss', 'image_size', 'kid', 'kid_std', 'metric_samples', 'precision', 'recall', 'samples_png', 'steps', 'train_images', 'training_gif', 'truncation_png'}
+KEYS = {'arch', 'batch_size', 'best_fd', 'best_step', 'budget_seconds', 'collapse', 'collapse_step', 'collapsed',
+        'dataset', 'dataset_size', 'diversity_ratio', 'epoch_scale', 'fd', 'fd_floor_real_halves', 'feature_space',
+        'final_d_fake', 'final_d_loss', 'final_d_real', 'final_g_loss', 'hand_step_matches', 'healthy_share_d',
+        'healthy_share_g', 'hires', 'image_size', 'images_seen', 'kid', 'kid_std', 'metric_samples', 'normalisation',
+        'precision', 'recall', 'samples_png', 'sharpness_ratio', 'shipped_fd', 'shipped_shown', 'steps',
+        'train_images', 'train_seconds', 'training_gif', 'tricks', 'truncation_png',
+        'tutorial_runs'}
+
+
+def _shipped_fits(image_size: int) -> bool:
+    """Whether a shipped ``dcgan`` for ``image_size`` loads (``dcgan.pt``, or ``dcgan-<size>px.pt`` from a GPU run):
+    then the notebook must show it; otherwise it must say why not."""
+    from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained
+
+    try:
+        load_pretrained("dcgan", model="DCGANGenerator", image_size=image_size)
+        return True
+    except (FileNotFoundError, PretrainedMismatch):
+        return False
+
+
+def _check_common(summary: dict) -> None:
+    assert summary["hand_step_matches"] is True  # the D and G steps written out == GANTrainer.train_step
+    assert summary["train_images"] == 3 * summary["dataset_size"]  # augmentation ×3
+    assert summary["images_seen"] == summary["steps"] * summary["batch_size"]
+    assert 0 <= summary["healthy_share_d"] <= 1 and 0 <= summary["healthy_share_g"] <= 1
+    assert isinstance(summary["collapsed"], bool) and summary["collapse"]
+    tricks = summary["tricks"]
+    assert set(tricks) == {"plain", "label_smoothing", "instance_noise"}
+    budget = min(row["seconds"] for row in tricks.values())
+    for row in (*tricks.values(), summary["normalisation"]["sigmoid"]):
+        assert row["steps"] >= 1 and isinstance(row["collapsed"], bool)
+        assert abs(row["seconds"] - budget) < max(2.0, 0.5 * budget), tricks  # equal time, not equal steps
+    assert summary["normalisation"]["tanh"] == tricks["plain"]
+    runs = summary["tutorial_runs"]
+    assert runs["lr_0028_100ep"]["images"] == 2 * runs["lr_00275_50ep"]["images"]  # 100 vs 50 epochs, same fraction
+    assert runs["own_50ep"]["images"] == runs["lr_00275_50ep"]["images"]
+    assert abs(runs["lr_00275_50ep"]["epochs"] - 50 * summary["epoch_scale"]) < 0.1
+    assert summary["shipped_shown"] == _shipped_fits(summary["image_size"])
+    assert summary["sharpness_ratio"] > 0
 
 
 def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
-    pass
+    _check_common(summary)
+    assert summary["numeric_precision"] in ("bf16", "fp16", "fp32")  # finish_run's common key
+    assert summary["image_size"] == 32 and summary["steps"] == 30
+    assert summary["hires"] is None  # the 128 px section trains at gpu scale only
+    assert summary["fd"] is not None and summary["fd_floor_real_halves"] is not None
+    assert summary["fd"] > summary["fd_floor_real_halves"]
+
+
+def check_gpu_shapes(summary: dict) -> None:
+    """At the gpu scale's shapes: 64 px, and the 128 px section runs (a few steps)."""
+    _check_common(summary)
+    assert summary["image_size"] == 64
+    assert summary["hires"] is not None and summary["hires"]["steps"] == 3
+    assert "samples_hires.png" in summary["artifacts"]

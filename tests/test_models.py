@@ -124,3 +124,30 @@ def test_a_narrow_sprite_generator_keeps_its_channels_consistent():
     """Below 16 channels the sprite generator's blocks start from its own width (they used to assume 16)."""
     g = DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite")
     assert g(torch.randn(2, 8)).shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize("arch", ["tutorial", "sprite"])
+def test_a_sigmoid_generator_draws_in_0_1_and_speaks_the_packages_minus1_1(arch):
+    """``output="sigmoid"``: the last activation is a sigmoid, D gets the reals in [0, 1] like the fakes, and
+    ``images`` maps the output back to [-1, 1]; the default stays tanh with the same weights, keys and signature."""
+    torch.manual_seed(0)
+    tanh = DCGANGenerator(image_size=32, latent_dim=8, width=32, arch=arch)
+    torch.manual_seed(0)
+    sigmoid = DCGANGenerator(image_size=32, latent_dim=8, width=32, arch=arch, output="sigmoid")
+    assert isinstance(tanh.head[-1], nn.Tanh) and isinstance(sigmoid.head[-1], nn.Sigmoid)
+    assert list(tanh.state_dict()) == list(sigmoid.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(tanh.state_dict().values(), sigmoid.state_dict().values()))
+    assert "output" not in tanh.config and sigmoid.config["output"] == "sigmoid"
+    z = torch.randn(4, 8)
+    pre = tanh.head[:-1](tanh.body(tanh.stem(z)))  # the same logits before the last activation
+    out = sigmoid(z)
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(out, torch.sigmoid(pre), atol=1e-6)
+    assert torch.allclose(sigmoid.images(out), 2 * torch.sigmoid(pre) - 1, atol=1e-6)
+    real = torch.tensor([-1.0, 0.0, 0.5, 1.0])
+    assert torch.equal(sigmoid.match_real(real), torch.tensor([0.0, 0.5, 0.75, 1.0]))
+    assert torch.equal(tanh.match_real(real), real) and torch.equal(tanh.images(real), real)
+    again = DCGANGenerator(**sigmoid.config)  # a record's config rebuilds the same kind of network
+    assert again.output == "sigmoid"
+    with pytest.raises(ValueError, match="output='relu'"):
+        DCGANGenerator(image_size=32, latent_dim=8, width=8, output="relu")

@@ -12,6 +12,12 @@ Two families, each buildable at 32, 64 or 128 pixels from one definition:
   image; its discriminator ends in a linear layer on the flattened features.
 
 Both discriminators return raw logits (use them with ``BCEWithLogits``-style losses).
+
+A generator ends in tanh and draws images in ``[-1, 1]``, the package's convention. With
+``output="sigmoid"`` it ends in a sigmoid and draws in ``[0, 1]`` instead (the other
+normalisation the Russian Pokémon tutorial weighed): the real batch is then shown to the
+discriminator in ``[0, 1]`` too (:meth:`DCGANGenerator.match_real`), and
+:meth:`DCGANGenerator.images` maps the output back to ``[-1, 1]`` for samples and metrics.
 """
 
 from __future__ import annotations
@@ -22,18 +28,25 @@ from torch import nn
 from ..layers import Generator, check_image_size, down_block, init_normal_, up_block
 
 SIZES = (32, 64, 128)
+OUTPUTS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # the last activation: images in [-1, 1] or in [0, 1]
 
 
 class DCGANGenerator(Generator):
-    """Noise ``(B, latent_dim)`` → image ``(B, channels, image_size, image_size)`` in ``[-1, 1]``."""
+    """Noise ``(B, latent_dim)`` → image ``(B, channels, image_size, image_size)`` in ``[-1, 1]`` (tanh output),
+    or in ``[0, 1]`` with ``output="sigmoid"``."""
 
     def __init__(self, *, image_size: int = 64, latent_dim: int = 100, channels: int = 3, width: int = 64,
-                 arch: str = "tutorial") -> None:
+                 arch: str = "tutorial", output: str = "tanh") -> None:
         super().__init__()
         if arch not in ("tutorial", "sprite"):
             raise ValueError(f"arch={arch!r}: expected 'tutorial' or 'sprite'")
+        if output not in OUTPUTS:
+            raise ValueError(f"output={output!r}: expected one of {tuple(OUTPUTS)}")
         stages = check_image_size(image_size, SIZES, f"DCGANGenerator(arch={arch!r})")
         self.config = dict(image_size=image_size, latent_dim=latent_dim, channels=channels, width=width, arch=arch)
+        if output != "tanh":  # recorded only when set, so that tanh generators keep their signature and records
+            self.config["output"] = output
+        self.output = output
         self.latent_dim = latent_dim
         if arch == "tutorial":
             top = width * 2 ** (stages - 1)  # 512 channels at 4×4 for 64 px and width 64
@@ -58,11 +71,19 @@ class DCGANGenerator(Generator):
             body = [up_block(chans[i], chans[i + 1]) for i in range(stages)]  # (B, chans[-1], S, S)
             head = [nn.Conv2d(chans[-1], channels, 3, 1, 1)]  # (B, C, S, S)
         self.body = nn.Sequential(*body)
-        self.head = nn.Sequential(*head, nn.Tanh())
+        self.head = nn.Sequential(*head, OUTPUTS[output]())  # (B, C, S, S) in [-1, 1] (tanh) or [0, 1] (sigmoid)
         init_normal_(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.stem(z.flatten(1))))
+
+    def match_real(self, images: torch.Tensor) -> torch.Tensor:
+        """The real batch (in ``[-1, 1]``) in the range this generator draws: ``(x + 1) / 2`` for a sigmoid output."""
+        return (images + 1) / 2 if self.output == "sigmoid" else images
+
+    def images(self, output: torch.Tensor) -> torch.Tensor:
+        """The drawn images in the package's ``[-1, 1]``: ``2y − 1`` for a sigmoid output."""
+        return output * 2 - 1 if self.output == "sigmoid" else output
 
 
 class DCGANDiscriminator(nn.Module):
@@ -92,9 +113,11 @@ class DCGANDiscriminator(nn.Module):
 
 
 def build_dcgan(*, image_size: int = 64, latent_dim: int = 100, channels: int = 3, arch: str = "tutorial",
-                g_width: int | None = None, d_width: int = 64) -> tuple[DCGANGenerator, DCGANDiscriminator]:
-    """A matching generator and discriminator; ``g_width`` defaults to 64 (tutorial) or 512 (sprite)."""
+                g_width: int | None = None, d_width: int = 64, output: str = "tanh") -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    """A matching generator and discriminator; ``g_width`` defaults to 64 (tutorial) or 512 (sprite);
+    ``output``: the generator's last activation, ``"tanh"`` or ``"sigmoid"``."""
     g_width = g_width or (64 if arch == "tutorial" else 512)
-    generator = DCGANGenerator(image_size=image_size, latent_dim=latent_dim, channels=channels, width=g_width, arch=arch)
+    generator = DCGANGenerator(image_size=image_size, latent_dim=latent_dim, channels=channels, width=g_width, arch=arch,
+                               output=output)
     discriminator = DCGANDiscriminator(image_size=image_size, channels=channels, width=d_width, arch=arch)
     return generator, discriminator
