@@ -1,15 +1,36 @@
 """What 02_DataAugmentator_Emboxer's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'augmented_written', 'canvas_size', 'canvases', 'crops_written', 'feature_space', 'held_out', 'iou50', 'iou75', 'mean_iou', 'metric_samples', 'payoff', 'target_size'}
+KEYS = {'augmented_written', 'canvas_size', 'canvases', 'crops_written', 'emboxer_seconds', 'emboxer_steps',
+        'feature_space', 'gan_seconds', 'held_out', 'iou50', 'iou75', 'mean_iou', 'metric_samples', 'own_boxes',
+        'own_scores', 'payoff', 'payoff_verdict', 'target_size'}
+
+
+def _check_payoff(summary: dict) -> None:
+    """Both payoff runs trained for the same budget through train_for, scored, with their collapse status."""
+    assert set(summary["payoff"]) == {"plain", "augmented ×3"}
+    plain, augmented = summary["payoff"]["plain"], summary["payoff"]["augmented ×3"]
+    assert augmented["dataset"] == 3 * plain["dataset"]
+    for row in (plain, augmented):
+        assert row["steps"] >= 1 and row["images"] == 64 * row["steps"]
+        assert row["seconds"] >= summary["gan_seconds"] - 0.05, "a run stopped before its time budget"
+        assert isinstance(row["fd"], float) and row["fd"] > 0
+        assert isinstance(row["collapsed"], bool) and row["collapse"], "the collapse status is missing"
+    better = "plain" if plain["fd"] < augmented["fd"] else "augmented ×3"
+    assert f"{better} did better here" in summary["payoff_verdict"]
 
 
 def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
-    if "mean_iou" in summary:  # 02: boxes scored, every held-out canvas cropped, the ×3 set written, both runs scored
-        assert 0.0 <= summary["iou75"] <= summary["iou50"] <= 1.0 and 0.0 <= summary["mean_iou"] <= 1.0
-        assert summary["crops_written"] == summary["held_out"]
-        assert summary["augmented_written"] % 3 == 0 and summary["augmented_written"] > 0
-        assert set(summary["payoff"]) == {"plain", "augmented ×3"}
-        assert summary["payoff"]["augmented ×3"]["images"] == 3 * summary["payoff"]["plain"]["images"]
-        assert all(isinstance(run["fd"], float) for run in summary["payoff"].values())
+    assert 0.0 <= summary["iou75"] <= summary["iou50"] <= 1.0 and 0.0 <= summary["mean_iou"] <= 1.0
+    assert summary["crops_written"] == summary["held_out"]
+    assert summary["augmented_written"] % 3 == 0 and summary["augmented_written"] > 0
+    assert summary["emboxer_steps"] == 20 and summary["own_boxes"] == 0 and summary["own_scores"] is None
+    _check_payoff(summary)
+
+
+def check_gpu_shapes(summary: dict) -> None:
+    """The gpu scale's shapes: 128 px canvases, 64 px crops and payoff DCGAN; everything still scored."""
+    assert summary["canvas_size"] == 128 and summary["target_size"] == 64
+    assert summary["crops_written"] == summary["held_out"] > 0
+    _check_payoff(summary)

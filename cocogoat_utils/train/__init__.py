@@ -7,7 +7,8 @@ Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, t
 """
 
 from .callbacks import LiveLossPlot, PerScaleLosses, QualityTracker, SampleGridSaver, ScaleGridSaver, TensorBoardLogger
-from .classifier import predict, pseudo_label, self_train, train_classifier
+from .classifier import (information_maximisation_loss, predict, prediction_spread, pretrain_information_max,
+                         pseudo_label, self_train, train_classifier)
 from .diffusion import DiffusionTrainConfig, DiffusionTrainer
 from .emboxer import box_scores, predict_boxes, train_emboxer
 from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
@@ -18,7 +19,8 @@ from .progressive import FadeIn, LevelPlan, ProgressiveTrainer, level_plan
 from ..runtime import eval_mode
 
 __all__ = ["Callback", "ConfigMismatch", "TrainConfig", "Trainer", "DiffusionTrainConfig", "DiffusionTrainer", "EMA",
-           "HISTORY_KEYS", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label",
+           "HISTORY_KEYS", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label", "information_maximisation_loss",
+           "prediction_spread", "pretrain_information_max",
            "self_train", "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores",
            "predict_boxes", "train_emboxer", "FadeIn", "LevelPlan", "ProgressiveTrainer", "level_plan",
            "LiveLossPlot", "PerScaleLosses", "QualityTracker", "SampleGridSaver", "ScaleGridSaver", "TensorBoardLogger"]
