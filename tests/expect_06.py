@@ -1,16 +1,45 @@
 """What 06_Diffusion's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'T', 'dataset_size', 'ddim_speedup', 'fd_floor_real_halves', 'feature_space', 'final_loss', 'image_size', 'metric_samples', 'samplers', 'saturated_pixels', 'schedule', 'steps'}
+KEYS = {'T', 'budget_seconds', 'dataset_size', 'ddim_speedup', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves',
+        'feature_space', 'final_loss', 'image_size', 'images_seen', 'metric_samples', 'pictures_from', 'resolutions',
+        'samplers', 'saturated_pixels', 'schedule', 'shipped', 'stability_verdict', 'step_ceiling', 'steps'}
+
+
+def _check_training(summary: dict) -> None:
+    for row in summary["resolutions"]:  # each resolution trained for its seconds and was scored, collapse included
+        assert row["steps"] >= 1 and row["images"] >= row["steps"], row
+        assert row["seconds"] >= summary["budget_seconds"] or row["steps"] == summary["step_ceiling"], row  # time or ceiling
+        assert isinstance(row["fd"], float) and row["fd"] == row["fd"] and isinstance(row["collapsed"], bool), row
+        assert row["evaluations"] and row["evaluations"][-1]["step"] == row["steps"], row
+    assert summary["resolutions"][0]["image_size"] == summary["image_size"]
+    assert summary["steps"] == summary["resolutions"][0]["steps"] and summary["final_loss"] == summary["final_loss"]
 
 
 def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
-    if "samplers" in summary:  # 06: DDPM over the whole chain first, then each DDIM, all scored
-        names = [row["sampler"] for row in summary["samplers"]]
-        assert names[0] == f"DDPM-{summary['T']}" and all(n.startswith("DDIM-") for n in names[1:]), names
-        for row in summary["samplers"]:
-            assert row["images"] == summary["metric_samples"] and row["images_per_second"] > 0
-            assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
-        assert summary["ddim_speedup"] > 1.5, "DDIM with a tenth of the steps must be clearly faster"
-        assert all(0.0 <= v <= 1.0 for v in summary["saturated_pixels"].values())
+    _check_training(summary)
+    names = [row["sampler"] for row in summary["samplers"]]  # DDPM over the whole chain first, then each DDIM
+    assert names[0] == f"DDPM-{summary['T']}" and len(names) > 1 and all(n.startswith("DDIM-") for n in names[1:]), names
+    for row in summary["samplers"]:  # every sampler scored, its diversity and collapse flag beside FD and time
+        assert row["images"] == summary["metric_samples"] and row["images_per_second"] > 0
+        assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
+        assert isinstance(row["diversity_ratio"], float) and row["collapsed"] == (row["diversity_ratio"] < 0.5), row
+    assert summary["ddim_speedup"] > 1.5, "DDIM with a fraction of the steps must be clearly faster"
+    assert all(0.0 <= v <= 1.0 for v in summary["saturated_pixels"].values())
+    assert summary["saturated_pixels"]["real images"] > 0.3  # the white background: the reference for the others
+    runs = [row["run"] for row in summary["ema_warmup"]]  # undertrained, raw, and both averages, after the same training
+    assert runs[-3:] == [f"raw (step {summary['steps']})", "average with warm-up", "average without warm-up"], runs
+    assert all(isinstance(row["fd"], float) for row in summary["ema_warmup"])
+    verdict = summary["ema_verdict"]  # the share left of the untrained network, then the comparisons and a conclusion
+    assert verdict[0].startswith(f"after {summary['steps']:,} steps") and "→" in verdict[-2 if len(runs) == 4 else -1]
+    assert len(summary["resolutions"]) == 1 and summary["stability_verdict"].startswith("skipped at smoke scale")
+    shipped = any(r["model"].startswith("shipped") for r in summary["shipped"])
+    assert summary["pictures_from"] == ("shipped" if shipped else "live")  # a short run shows the shipped model
+
+
+def check_gpu_shapes(summary: dict) -> None:
+    """The gpu row's shapes: the 32 px run and the 64 px one beside it, both trained and scored."""
+    _check_training(summary)
+    assert [row["image_size"] for row in summary["resolutions"]] == [32, 64]
+    assert "→" in summary["stability_verdict"]

@@ -156,17 +156,22 @@ class TwoStageGenerator(Generator):
 # --------------------------------------------------------------------------- recomposition
 
 class SelfAttentionMixer(nn.Module):
-    """Feature map ``(B, C, S, S)`` → every pixel attends to every other → ``(B, C, S, S)``.
+    """Feature map ``(B, C, S, S)`` → every position attends to every other → ``(B, C, S, S)``.
 
-    The map becomes ``S²`` tokens of ``C`` features with a learned position embedding, then
-    ``layers`` pre-norm transformer blocks (``nn.MultiheadAttention`` with ``heads`` heads and a
-    2×-wide MLP; Vaswani et al. 2017, https://arxiv.org/abs/1706.03762), then the map again.
-    Unlike the LSTM, which reads rows in order, attention lets a hole pixel look at any pixel.
+    The map is average-pooled by ``pool`` (attention's cost grows with the square of the
+    positions: 1,024 at 32 px, 256 after pooling by 2), becomes ``(S/pool)²`` tokens of ``C``
+    features with a learned position embedding, goes through ``layers`` pre-norm transformer
+    blocks (``nn.MultiheadAttention`` with ``heads`` heads and a 2×-wide MLP; Vaswani et al.
+    2017, https://arxiv.org/abs/1706.03762), and is enlarged back (bilinear). Unlike the LSTM,
+    which reads rows in order, attention lets a hole's position look at any other at once.
     """
 
-    def __init__(self, channels: int, size: int, *, layers: int = 2, heads: int = 4) -> None:
+    def __init__(self, channels: int, size: int, *, layers: int = 2, heads: int = 4, pool: int = 2) -> None:
         super().__init__()
-        self.position = nn.Parameter(torch.zeros(1, size * size, channels))
+        if size % pool:
+            raise ValueError(f"size {size} is not a multiple of pool {pool}")
+        self.pool = pool
+        self.position = nn.Parameter(torch.zeros(1, (size // pool) ** 2, channels))
         nn.init.normal_(self.position, std=0.02)
         self.norms = nn.ModuleList([nn.LayerNorm(channels) for _ in range(2 * layers)])
         self.attentions = nn.ModuleList([nn.MultiheadAttention(channels, heads, batch_first=True) for _ in range(layers)])
@@ -175,12 +180,16 @@ class SelfAttentionMixer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        tokens = x.flatten(2).transpose(1, 2) + self.position  # (B, S², C)
+        small = nn.functional.avg_pool2d(x, self.pool) if self.pool > 1 else x  # (B, C, S/p, S/p)
+        tokens = small.flatten(2).transpose(1, 2) + self.position  # (B, (S/p)², C)
         for k, (attention, mlp) in enumerate(zip(self.attentions, self.mlps)):
             normed = self.norms[2 * k](tokens)
             tokens = tokens + attention(normed, normed, normed, need_weights=False)[0]
             tokens = tokens + mlp(self.norms[2 * k + 1](tokens))
-        return tokens.transpose(1, 2).reshape(b, c, h, w)  # (B, C, S, S)
+        mixed = tokens.transpose(1, 2).reshape(b, c, h // self.pool, w // self.pool)
+        if self.pool > 1:
+            mixed = nn.functional.interpolate(mixed, size=(h, w), mode="bilinear", align_corners=False)
+        return mixed  # (B, C, S, S)
 
 
 INPAINT_MIDDLES = ("lstm", "attention", "conv")
