@@ -29,11 +29,12 @@ run: venv
 	done
 	@$(PY) -m cocogoat_utils.report $(RUNS) cpu
 
-## test: unit tests, every notebook through papermill at `smoke` scale, and nbval (lax) over the notebooks.
-##       A cell that runs past 10 minutes fails its test instead of hanging the suite; the slowest tests are listed.
+## test: unit tests, every notebook through papermill at `smoke` and `gpu-shapes` scale, and nbval (lax) over the
+##       notebooks, on both cores (pytest-xdist; one torch thread per process). A cell that runs past 10 minutes fails
+##       its test instead of hanging the suite; the slowest tests are listed.
 test: venv
-	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 $(PY) -m pytest -q tests notebooks --nbval-lax --nbval-cell-timeout=600 \
-	  -p no:cacheprovider --durations=10
+	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests notebooks \
+	  --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider --durations=15
 
 unit: venv
 	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
