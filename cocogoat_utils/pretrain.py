@@ -169,7 +169,7 @@ PROGAN_IMAGES_PER_MINUTE = 800  # images per fade-in and per stabilisation for e
 # 842, 206, 89 and 50 images/s at 4, 8, 16 and 32 px on one core of the development CPU, seven phases take ≈ the minutes
 
 
-@recipe("progan", notebook="03_Cocogoat_ProGAN", model="ProGenerator", minutes=120,
+@recipe("progan", notebook="03_Cocogoat_ProGAN", model="ProGenerator", minutes=90,
         summary="03's progressive GAN grown 4→8→16→32 px with the fade-in (WGAN-GP, equalised learning rate, "
                 "minibatch std, Adam(0, 0.99) at 1e-3, width 128, batch 32) and an EMA of G; images per phase = 800 × minutes")
 def train_progan(ctx: Context) -> dict:
@@ -205,7 +205,7 @@ def train_progan(ctx: Context) -> dict:
                        "level": generator.level, "alpha": generator.alpha}}
 
 
-@recipe("msggan", notebook="04_Optimized_Cocogoat", model="MSGGenerator", minutes=120,
+@recipe("msggan", notebook="04_Optimized_Cocogoat", model="MSGGenerator", minutes=90,
         summary="04's multi-scale generator (every scale from one forward pass) against MSG-GAN's multi-scale "
                 "discriminator, relativistic average hinge loss, DiffAugment on every scale and an EMA of G")
 def train_msggan(ctx: Context) -> dict:
@@ -218,8 +218,8 @@ def train_msggan(ctx: Context) -> dict:
     discriminator = MultiScaleDiscriminator(image_size=ctx.image_size, width=32)
     config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="rahinge",
                             ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
-                            sample_every=2000, checkpoint_every=None, **ctx.loop_options())
-    return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=2000)
+                            sample_every=1000, checkpoint_every=None, **ctx.loop_options())
+    return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=1000)
 
 
 def _lstm_pair(ctx: Context, kind: str) -> dict:
@@ -242,14 +242,14 @@ def _lstm_pair(ctx: Context, kind: str) -> dict:
     return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=2000)
 
 
-@recipe("lstm", notebook="05_Prototype_LSTM", model="LSTMGenerator", minutes=90,
+@recipe("lstm", notebook="05_Prototype_LSTM", model="LSTMGenerator", minutes=60,
         summary="05's LSTM generator (transposed convs → an LSTM over the rows → 3×3 conv) against a sprite DCGAN "
                 "discriminator, BCE with DiffAugment and an EMA of G; the same budget as lstm-baseline")
 def train_lstm(ctx: Context) -> dict:
     return _lstm_pair(ctx, "lstm")
 
 
-@recipe("lstm-baseline", notebook="05_Prototype_LSTM", model="DCGANGenerator", minutes=90,
+@recipe("lstm-baseline", notebook="05_Prototype_LSTM", model="DCGANGenerator", minutes=60,
         summary="05's baseline: a sprite DCGAN generator with as many parameters as the LSTM generator, the same "
                 "discriminator, loss, augmentation and budget")
 def train_lstm_baseline(ctx: Context) -> dict:
