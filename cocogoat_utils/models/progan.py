@@ -85,18 +85,18 @@ class ProGenerator(_Growing, Generator):
         self.config = dict(max_level=max_level, latent_dim=latent_dim, channels=channels, width=width,
                            pixel_norm=pixel_norm)
         self.latent_dim = latent_dim
-        chans = level_channels(max_level, width)
+        chans = level_channels(max_level, width)  # channels at 4, 8, 16, … px: width, width, width/2, …
         norm = PixelNorm if pixel_norm else nn.Identity
         self.latent_norm = norm()
-        self.stem = nn.Sequential(EqualizedLinear(latent_dim, chans[0] * 16, gain=2**0.5 / 4),
-                                  nn.Unflatten(1, (chans[0], 4, 4)), nn.LeakyReLU(0.2), norm(),
+        self.stem = nn.Sequential(EqualizedLinear(latent_dim, chans[0] * 16, gain=2**0.5 / 4),  # (B, chans[0]·16)
+                                  nn.Unflatten(1, (chans[0], 4, 4)), nn.LeakyReLU(0.2), norm(),  # (B, chans[0], 4, 4)
                                   EqualizedConv2d(chans[0], chans[0], 3, padding=1), nn.LeakyReLU(0.2), norm())
-        self.blocks = nn.ModuleList([
+        self.blocks = nn.ModuleList([  # block k: (B, chans[k-1], S/2, S/2) → (B, chans[k], S, S), S = 4·2^k
             nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                           EqualizedConv2d(chans[k - 1], chans[k], 3, padding=1), nn.LeakyReLU(0.2), norm(),
                           EqualizedConv2d(chans[k], chans[k], 3, padding=1), nn.LeakyReLU(0.2), norm())
             for k in range(1, max_level + 1)])
-        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, channels, 1, gain=1.0) for c in chans])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, channels, 1, gain=1.0) for c in chans])  # (B, C, S, S) per level
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.stem(self.latent_norm(z))
@@ -132,16 +132,16 @@ class ProDiscriminator(_Growing):
         self.config = dict(max_level=max_level, channels=channels, width=width, group_size=group_size)
         chans = level_channels(max_level, width)
         self.from_rgb = nn.ModuleList([nn.Sequential(EqualizedConv2d(channels, c, 1), nn.LeakyReLU(0.2))
-                                       for c in chans])
-        self.blocks = nn.ModuleList([
+                                       for c in chans])  # (B, C, S, S) → (B, chans[k], S, S) at level k
+        self.blocks = nn.ModuleList([  # block k: (B, chans[k], S, S) → (B, chans[k-1], S/2, S/2)
             nn.Sequential(EqualizedConv2d(chans[k], chans[k], 3, padding=1), nn.LeakyReLU(0.2),
                           EqualizedConv2d(chans[k], chans[k - 1], 3, padding=1), nn.LeakyReLU(0.2),
                           nn.AvgPool2d(2))
             for k in range(1, max_level + 1)])
-        self.head = nn.Sequential(MinibatchStdDev(group_size),
+        self.head = nn.Sequential(MinibatchStdDev(group_size),  # (B, chans[0] + 1, 4, 4)
                                   EqualizedConv2d(chans[0] + 1, chans[0], 3, padding=1), nn.LeakyReLU(0.2),
                                   nn.Flatten(), EqualizedLinear(chans[0] * 16, chans[0]), nn.LeakyReLU(0.2),
-                                  EqualizedLinear(chans[0], 1, gain=1.0))
+                                  EqualizedLinear(chans[0], 1, gain=1.0))  # (B, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] != self.resolution or images.shape[-2] != self.resolution:

@@ -80,10 +80,12 @@ class UNet(nn.Module):
                            num_classes=num_classes)
         self.num_classes = num_classes
         emb_dim = 4 * width
-        self.time_mlp = nn.Sequential(nn.Linear(width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        self.class_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        self.stem = nn.Conv2d(channels, width, 3, padding=1)
+        self.time_mlp = nn.Sequential(nn.Linear(width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))  # (B, emb)
+        self.class_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None  # (B, emb), + the null class
+        self.stem = nn.Conv2d(channels, width, 3, padding=1)  # (B, width, S, S)
 
+        # down: at each level, blocks_per_level ResBlocks (B, ch, s, s) → (B, width·mult, s, s), then a stride-2
+        # conv to (B, width·mult, s/2, s/2); every output is kept as a skip for the way up
         self.down, skips, ch, size = nn.ModuleList(), [width], width, image_size
         for level, mult in enumerate(channel_mults):
             for _ in range(blocks_per_level):
@@ -98,6 +100,8 @@ class UNet(nn.Module):
                 skips.append(ch)
                 size //= 2
         self.middle = nn.ModuleList([ResBlock(ch, ch, emb_dim, dropout), Attention(ch), ResBlock(ch, ch, emb_dim, dropout)])
+        # (B, width·mults[-1], S/2^(L-1), S/2^(L-1)) at the bottom
+        # up: at each level, blocks_per_level + 1 ResBlocks on (the features ⊕ a skip), then ×2 nearest + a conv
 
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(channel_mults))):
@@ -111,7 +115,7 @@ class UNet(nn.Module):
                 self.up.append(nn.ModuleList([nn.Upsample(scale_factor=2, mode="nearest"),
                                               nn.Conv2d(ch, ch, 3, padding=1)]))
                 size *= 2
-        self.head = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))
+        self.head = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))  # (B, C, S, S)
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
