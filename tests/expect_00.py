@@ -1,23 +1,14 @@
 """What 00_GAN_Conceptos's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
+from notebook_runs import shipped_fits
+
+
 #: the keys it reports beyond the common ones
 RUNS = ("g1", "g2", "dragan")
 KEYS = {'batch_size', 'compare_seconds', 'dataset', 'dataset_size', 'feature_space', 'hand_convolution_matches',
         'hand_step_matches', 'image_size', 'metric_samples', 'numeric_precision', 'shipped_fd', 'shipped_shown',
         *{f"{run}_{key}" for run in RUNS for key in ("steps", "images", "seconds", "d_loss", "min_d_loss", "g_loss",
                                                       "fd", "diversity_ratio", "collapsed")}}
-
-
-def _shipped_fits(image_size: int) -> bool:
-    """Whether a shipped ``dcgan`` for ``image_size`` loads (``dcgan.pt``, or ``dcgan-<size>px.pt`` from a GPU run):
-    then the notebook must show it; otherwise it must say why not."""
-    from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained
-
-    try:
-        load_pretrained("dcgan", model="DCGANGenerator", image_size=image_size)
-        return True
-    except (FileNotFoundError, PretrainedMismatch):
-        return False
 
 
 def check(summary: dict) -> None:
@@ -33,10 +24,10 @@ def check(summary: dict) -> None:
     seconds = [summary[f"{run}_seconds"] for run in RUNS]
     assert max(seconds) - min(seconds) < max(2.0, 0.5 * budget)  # equal time, not equal steps
     assert summary["numeric_precision"] in ("bf16", "fp16", "fp32")  # finish_run's common key
-    assert summary["shipped_shown"] == _shipped_fits(summary["image_size"])
+    assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["image_size"])
 
 
 def check_gpu_shapes(summary: dict) -> None:
     assert summary["image_size"] == 64
     assert summary["hand_step_matches"] is True
-    assert summary["shipped_shown"] == _shipped_fits(64)  # a 32 px shipped DCGAN is not shown at 64 px (it says why)
+    assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", 64)  # a 32 px shipped DCGAN is not shown at 64 px (it says why)

@@ -1,5 +1,8 @@
 """What 07_Pokemon_DCGAN's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
+from notebook_runs import shipped_fits
+
+
 #: the keys it reports beyond the common ones
 KEYS = {'arch', 'batch_size', 'best_fd', 'best_step', 'budget_seconds', 'collapse', 'collapse_step', 'collapsed',
         'dataset', 'dataset_size', 'diversity_ratio', 'epoch_scale', 'fd', 'fd_floor_real_halves', 'feature_space',
@@ -8,18 +11,6 @@ KEYS = {'arch', 'batch_size', 'best_fd', 'best_step', 'budget_seconds', 'collaps
         'precision', 'recall', 'samples_png', 'sharpness_ratio', 'shipped_fd', 'shipped_shown', 'steps',
         'train_images', 'train_seconds', 'training_gif', 'tricks', 'truncation_png',
         'tutorial_runs'}
-
-
-def _shipped_fits(image_size: int) -> bool:
-    """Whether a shipped ``dcgan`` for ``image_size`` loads (``dcgan.pt``, or ``dcgan-<size>px.pt`` from a GPU run):
-    then the notebook must show it; otherwise it must say why not."""
-    from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained
-
-    try:
-        load_pretrained("dcgan", model="DCGANGenerator", image_size=image_size)
-        return True
-    except (FileNotFoundError, PretrainedMismatch):
-        return False
 
 
 def _check_common(summary: dict) -> None:
@@ -39,7 +30,7 @@ def _check_common(summary: dict) -> None:
     assert runs["lr_0028_100ep"]["images"] == 2 * runs["lr_00275_50ep"]["images"]  # 100 vs 50 epochs, same fraction
     assert runs["own_50ep"]["images"] == runs["lr_00275_50ep"]["images"]
     assert abs(runs["lr_00275_50ep"]["epochs"] - 50 * summary["epoch_scale"]) < 0.1
-    assert summary["shipped_shown"] == _shipped_fits(summary["image_size"])
+    assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["image_size"])
     assert summary["sharpness_ratio"] > 0
 
 
