@@ -20,7 +20,8 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] && [ "${1:-}" = "--dry" ] && PY=.venv/bin/python
 nvidia-smi 2>/dev/null || echo "no nvidia-smi (a CPU machine)"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-timeout --kill-after=10 540 "$PY" scripts/gpu_run.py --out "$OUT" "$@"
+LIMIT=540; [ "${1:-}" = "--dry" ] && LIMIT=2500   # the GPU call must end within 9 minutes; the dry run on a CPU may not
+timeout --kill-after=10 "$LIMIT" "$PY" scripts/gpu_run.py --out "$OUT" "$@"
 status=$?
 if ! ls "$OUT"/gpu_results.tar.gz* >/dev/null 2>&1; then  # killed before it could pack: pack what is there
   tar czf "$OUT/gpu_results.tar.gz" runs/gpu runs/*/gpu/summary.json runs/RESULTS_gpu.md 2>/dev/null || true

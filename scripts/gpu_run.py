@@ -115,11 +115,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="where the packed results and the log go")
     p.add_argument("--dry", action="store_true", help="the whole pipeline on a CPU at tiny budgets")
-    p.add_argument("--budget", type=float, default=510, help="seconds for the whole run, packing included")
-    p.add_argument("--notebook-limit", type=float, default=330, help="hard limit of each notebook, seconds")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds for the whole run, packing included (default 510; 2400 with --dry: two CPU cores "
+                        "run eight kernels at once)")
+    p.add_argument("--notebook-limit", type=float, default=None,
+                   help="hard limit of each notebook, seconds (default 330; 1800 with --dry)")
     p.add_argument("--no-pretrain", action="store_true", help="skip the 64 px recipes")
     p.add_argument("--no-bench", action="store_true", help="skip the benchmarks")
     args = p.parse_args(argv)
+    args.budget = args.budget or (2400 if args.dry else 510)
+    args.notebook_limit = args.notebook_limit or (1800 if args.dry else 330)
     args.out.mkdir(parents=True, exist_ok=True)
     clock = Clock(args.budget)
     handle = open(args.out / "gpu_run.log", "w")
