@@ -37,9 +37,20 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``--dist loadgroup``), each notebook's nbval cells stay together on one worker, in order;
     every other test is handed out on its own."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.xdist_group(name=item.path.stem))
+
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """A notebook's cells share one kernel: if xdist could not group them (it writes the group into the node id), stop
+    with that reason instead of a hundred NameErrors from cells run on the other worker."""
+    split = [i for i in ids if ".ipynb::" in i and "@" not in i]
+    if split and node.config.getvalue("dist") == "loadgroup":
+        raise pytest.UsageError(f"pytest-xdist did not group the notebook cells (e.g. {split[0]}): this pytest and "
+                                f"pytest-xdist do not work together; install the versions pyproject.toml allows")
