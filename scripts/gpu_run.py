@@ -5,8 +5,9 @@
 
 Phase 1 (about 5.5 minutes): the eight notebooks at ``gpu`` scale, each in its own kernel and process, all at
 once on the one GPU, each under a hard time limit; beside them, the shipped models' recipes at 64 px
-(``python -m cocogoat_utils.pretrain NAME --image-size 64``), each under its budget. A notebook that fails or
-runs out of time is reported and its partial output kept; the others go on.
+(``python -m cocogoat_utils.pretrain NAME --image-size 64``), each under its budget, and
+``benchmarks/quality.py`` (three generators, 80 s each, its table written into ``benchmarks/README.md``).
+A notebook that fails or runs out of time is reported and its partial output kept; the others go on.
 Phase 2 (the GPU to itself): ``benchmarks/dcgan_throughput.py`` at batch 128, 1024 and 4096 (eager and with CUDA
 graphs), ``benchmarks/diffusion_sampling.py`` (DDPM-1000 against DDIM-50/100/250, timed and, with the shipped
 DDPM, scored), then the results table ``runs/RESULTS_gpu.md``.
@@ -89,7 +90,8 @@ def pack(out: Path, handle) -> list[Path]:
     members = [*(ROOT / "runs" / "gpu").glob("*.ipynb"), *(ROOT / "runs").glob("*/gpu/summary.json"),
                *(ROOT / "runs").glob("*/gpu/*.png"), ROOT / "runs" / "RESULTS_gpu.md", ROOT / "runs" / "gpu" / "status.json",
                *(ROOT / "runs" / "gpu" / "bench").glob("*"), *(ROOT / "runs" / "gpu" / "checkpoints").glob("*"),
-               *(ROOT / "runs" / "gpu" / "logs").glob("*.log")]
+               *(ROOT / "runs" / "gpu" / "logs").glob("*.log"),
+               ROOT / "benchmarks" / "README.md"]  # its quality table, written by benchmarks/quality.py
     archive = out / "gpu_results.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted({p for p in members if p.is_file()}):
@@ -149,6 +151,10 @@ def main(argv=None) -> int:
             command = [python, "-m", "cocogoat_utils.execute", "--cwd", "notebooks", "-p", "scale", scale,
                        "-p", "out_dir", str(ROOT / "runs" / nb.stem / "gpu"), str(nb), str(gpu / nb.name)]
             jobs[nb.stem] = (start(command, gpu / "logs" / f"{nb.stem}.log", env), args.notebook_limit, clock.now())
+        if not args.no_bench:  # the quality table: three generators × 80 s each, beside the notebooks
+            quality = [python, "benchmarks/quality.py", "--out-dir", str(gpu / "bench")] + (
+                ["--smoke"] if args.dry else ["--seconds", "80", "--metric-samples", "2000", "--write-readme"])
+            jobs["quality"] = (start(quality, gpu / "logs" / "quality.log", env), args.notebook_limit, clock.now())
         if not args.no_pretrain:
             minutes = 0.1 if args.dry else 5.0
             for name in RECIPES:

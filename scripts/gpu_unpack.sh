@@ -3,7 +3,7 @@
 #   bash scripts/gpu_unpack.sh FOLDER     # FOLDER: where the device tool left gpu_results.tar.gz(.partNN)
 # - the executed notebooks that finished (status ok) replace notebooks/NN_*.ipynb,
 # - their summaries and pictures go to runs/<notebook>/gpu/, the results table to runs/RESULTS_gpu.md,
-# - benchmark JSON to benchmarks/results/, the 64 px models and records to checkpoints/ (<name>-64px.pt/.json).
+# - benchmark JSON and grids to benchmarks/results/, benchmarks/README.md with the quality table, the 64 px models and records to checkpoints/ (<name>-64px.pt/.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FOLDER="${1:?usage: gpu_unpack.sh FOLDER}"
@@ -30,6 +30,10 @@ for name in ("runs/RESULTS_gpu.md", "runs/gpu/status.json"):
 for path in (stage / "runs/gpu/bench").glob("*.json"):
     (root / "benchmarks/results").mkdir(parents=True, exist_ok=True)
     shutil.copy(path, root / "benchmarks/results" / path.name)
+for path in (stage / "runs/gpu/bench").glob("*.png"):  # quality.py's sample grids
+    shutil.copy(path, root / "benchmarks/results" / path.name)
+if (stage / "benchmarks/README.md").is_file() and not status.get("dry"):  # with quality.py's table
+    shutil.copy(stage / "benchmarks/README.md", root / "benchmarks/README.md")
 for path in (stage / "runs/gpu/checkpoints").glob("*"):
     if not status.get("dry"):
         shutil.copy(path, root / "checkpoints" / path.name)
