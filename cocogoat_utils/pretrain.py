@@ -121,14 +121,16 @@ class Recipe:
     minutes: float
     image_size: int
     train: Callable[[Context], dict]  # trains; returns {"network": the module to ship, "trainer", "tracker", …}
+    shipped: bool = True  # exported into checkpoints/ (False: into its work folder, unless --export-dir)
 
 
 RECIPES: dict[str, Recipe] = {}
 
 
-def recipe(name: str, *, notebook: str, model: str, summary: str, minutes: float, image_size: int = 32):
+def recipe(name: str, *, notebook: str, model: str, summary: str, minutes: float, image_size: int = 32,
+           shipped: bool = True):
     def register(function):
-        RECIPES[name] = Recipe(name, notebook, model, summary, minutes, image_size, function)
+        RECIPES[name] = Recipe(name, notebook, model, summary, minutes, image_size, function, shipped)
         return function
     return register
 
@@ -285,6 +287,61 @@ def train_ddpm(ctx: Context) -> dict:
                        "prediction": config.prediction, "sampler_for_metrics": "DDIM-50, classes in turn"}}
 
 
+SELECTOR_HELD_OUT = 600  # images of the embedded selection task kept aside to score the selector
+
+
+@recipe("selector", notebook="01_DataSelector", model="ImageClassifier", minutes=5, shipped=False,
+        summary="01's selector (ImageClassifier, width 16) on the embedded three-class task (keep: clean people; "
+                "low quality; off target) with every label known, AdamW and the one-cycle schedule, flips and shifts, "
+                "batch 64; scored on 600 held-out images. Not shipped: the classifier recipe, data-parallel under torchrun")
+def train_selector(ctx: Context) -> dict:
+    from .augment import diff_translation, random_flip
+    from .data import load_dataset
+    from .degrade import SELECTION_CLASSES, make_selection_task
+    from .models.selector import ImageClassifier
+    from .train.classifier import predict, train_classifier
+
+    if ctx.args.data_dir is not None:
+        raise SystemExit("[selector] trains on the embedded task, whose truth is known; label your own folder in "
+                         "01_DataSelector instead")
+    task = make_selection_task(load_dataset(None, ctx.image_size), target="people", seed=ctx.args.seed)
+    truth = torch.tensor([SELECTION_CLASSES.index(c) for c in task.categories])
+    order = torch.randperm(len(task), generator=torch.Generator().manual_seed(ctx.args.seed))
+    test, train = order[:SELECTOR_HELD_OUT], order[SELECTOR_HELD_OUT:]
+    torch.manual_seed(ctx.args.seed)
+    model = ImageClassifier(num_classes=len(SELECTION_CLASSES), width=16)
+    batch = 64
+    if ctx.rank == 0:
+        print(f"[selector] {ctx.world_size} process(es) × batch {batch} = global batch {batch * ctx.world_size}; "
+              f"{len(train)} training images, {len(test)} held out", flush=True)
+    history = train_classifier(model, task.images[train], truth[train], epochs=10**6, batch_size=batch, lr=1e-3,
+                               augment=lambda x: diff_translation(random_flip(x), ratio=0.0625),
+                               seconds=ctx.seconds, precision=ctx.args.precision, device=ctx.device,
+                               seed=ctx.args.seed, progress=ctx.args.progress)
+    accuracy = (predict(model, task.images[test]).argmax(1) == truth[test]).float().mean().item()
+
+    def export_selector(export_dir: Path) -> Path:
+        from .checkpoint import atomic_save
+
+        record = {"name": "selector", "notebook": "01_DataSelector", "recipe": RECIPES["selector"].summary,
+                  "model": "ImageClassifier", "model_config": dict(model.config),
+                  "parameters": sum(p.numel() for p in model.parameters()), "classes": list(SELECTION_CLASSES),
+                  "train_images": len(train), "held_out": len(test), "image_size": ctx.image_size,
+                  "steps": history["steps"], "images_seen": history["steps"] * batch * ctx.world_size,
+                  "processes": ctx.world_size, "epochs": len(history["epoch"]),
+                  "wall_minutes": round((time.time() - ctx.started) / 60, 1), "hardware": hardware(ctx.device),
+                  "torch": str(torch.__version__), "held_out_accuracy": round(accuracy, 4),
+                  "command": command_line(ctx)}
+        export_dir.mkdir(parents=True, exist_ok=True)
+        path = atomic_save({"version": 1, "record": record, "weights": model.state_dict()}, export_dir / "selector.pt")
+        (export_dir / "selector.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"[selector] exported {path}: {record['steps']:,} steps, {record['epochs']} epochs in "
+              f"{record['wall_minutes']} min; held-out accuracy {accuracy:.3f}", flush=True)
+        return path
+
+    return {"export": export_selector}
+
+
 # --------------------------------------------------------------------------- export
 
 def _score(network: nn.Module, generate: Callable[[int], torch.Tensor], real: torch.Tensor, device) -> dict:
@@ -373,7 +430,7 @@ def command_line(ctx: Context) -> str:
         parts += ["--precision", args.precision]
     if ctx.world_size > 1:
         parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]
-    if ctx.device.type == "cpu" and args.threads == 1:
+    if ctx.device.type == "cpu" and args.threads == 1 and ctx.world_size == 1:
         parts = ["taskset", "-c", "1", *parts]
     return shlex.join(parts)
 
@@ -430,7 +487,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="a folder of your own images instead of OpenMoji")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default=None, help="training state (default runs/pretrain/<name>)")
-    p.add_argument("--export-dir", default=None, help="where <name>.pt and <name>.json go (default checkpoints/)")
+    p.add_argument("--export-dir", default=None, help="where <name>.pt and <name>.json go (default checkpoints/; "
+                                                      "the selector, which is not shipped: its work folder)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes of training between checkpoints")
     p.add_argument("--fresh", action="store_true", help="start afresh instead of continuing a killed run")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -480,12 +538,16 @@ def run(name: str, args: argparse.Namespace) -> Path | None:
         torch.distributed.barrier()
     set_seed(args.seed)
     ctx = Context(name, run_args, device, rank, world, work)
-    print(f"[{name}] {recipe_.summary}\n[{name}] {run_args.minutes:g} min at {run_args.image_size} px on "
-          f"{hardware(device)}; state in {work}", flush=True)
+    if rank == 0:
+        print(f"[{name}] {recipe_.summary}\n[{name}] {run_args.minutes:g} min at {run_args.image_size} px on "
+              f"{hardware(device)}; state in {work}", flush=True)
     result = recipe_.train(ctx)
     if rank != 0:
         return None
-    path = export(ctx, recipe_, result, Path(args.export_dir) if args.export_dir else default_export_dir())
+    export_dir = Path(args.export_dir) if args.export_dir else default_export_dir() if recipe_.shipped else work
+    if "export" in result:  # a recipe with its own record (the selector's is an accuracy, not a sample quality)
+        return result["export"](export_dir)
+    path = export(ctx, recipe_, result, export_dir)
     record = json.loads(path.with_suffix(".json").read_text())
     m = record["metrics"]
     print(f"[{name}] exported {path}: {record['steps']:,} steps in {record['wall_minutes']} min; FD {m['fd']:.2f}, "

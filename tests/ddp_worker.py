@@ -7,6 +7,8 @@ Each process writes what the test compares to ``OUT/rank<r>.pt``. Tasks:
 - ``dcgan``: a DCGAN with EMA trains ``--steps`` steps (checkpoints in ``OUT/run``; ``--resume`` continues them);
 - ``budget``: the same with ``seconds=`` and rank 1 slowed down; both must stop at the same step;
 - ``raise``: rank 1 raises at step 3 (the job must fail, not hang);
+- ``selector``: ``train_classifier`` (with the entropy term on unlabelled images) for 3 epochs, or with
+  ``--seconds S`` for S seconds with rank 1 slowed down;
 - ``progan``: a WGAN-GP ProGAN over two levels; ``msggan``: an R1 MSG-GAN; both check every step that the
   generator's gradients and both networks' weights are equal on every rank.
 """
@@ -89,10 +91,11 @@ def dcgan_trainer(out: Path, args, callbacks=()) -> GANTrainer:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("task", choices=("dcgan", "budget", "raise", "progan", "msggan"))
+    p.add_argument("task", choices=("dcgan", "budget", "raise", "progan", "msggan", "selector"))
     p.add_argument("out", type=Path)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--same-data", action="store_true")
+    p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--no-resume", dest="resume", action="store_false")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -100,7 +103,25 @@ def main() -> None:
         torch.distributed.init_process_group("gloo")
     rank, world = distributed()
     result: dict = {"world_size": world}
-    if args.task in ("dcgan", "budget", "raise"):
+    if args.task == "selector":
+        from cocogoat_utils.models.selector import ImageClassifier
+        from cocogoat_utils.train.classifier import train_classifier
+
+        data = images(16)
+        labels = torch.arange(len(data)) % 3
+
+        def augment(x):
+            if rank == 1 and args.seconds:
+                time.sleep(0.02)
+            return x.flip(3)
+
+        torch.manual_seed(0)
+        model = ImageClassifier(num_classes=3, width=4, depth=2, feature_dim=8)
+        history = train_classifier(model, data, labels, epochs=3 if args.seconds is None else 10**6, batch_size=8,
+                                   unlabeled=data.flip(2), entropy_weight=0.3, augment=augment, seconds=args.seconds,
+                                   seed=1, progress=False)
+        result.update(model=model.state_dict(), history=history)
+    elif args.task in ("dcgan", "budget", "raise"):
         callbacks = []
         if args.task == "budget" and rank == 1:
             callbacks.append(Slow(0.05))

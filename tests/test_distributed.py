@@ -86,3 +86,18 @@ def test_penalties_train_under_ddp_with_equal_gradients(tmp_path, task):
     _run(task, tmp_path)
     a, b = _load(tmp_path, 0), _load(tmp_path, 1)
     assert a["checked"] == b["checked"] >= 3  # steps whose gradients and weights were compared across ranks
+
+
+def test_the_selector_classifier_trains_data_parallel(tmp_path):
+    _run("selector", tmp_path / "two")
+    a, b = _load(tmp_path / "two", 0), _load(tmp_path / "two", 1)
+    assert a["history"]["steps"] == b["history"]["steps"] == 3 * 8
+    assert _equal(_params(a["model"]), _params(b["model"])), "the ranks' classifiers differ"
+    assert a["history"]["train_loss"] != b["history"]["train_loss"], "the ranks trained on the same batches"
+    _run("selector", tmp_path / "one", processes=1)
+    assert not _equal(_params(a["model"]), _params(_load(tmp_path / "one", 0)["model"]))  # twice the data per step
+    _run("selector", tmp_path / "budget", "--seconds", 1.0)  # rank 1 is slower; rank 0's clock stops both
+    a, b = _load(tmp_path / "budget", 0), _load(tmp_path / "budget", 1)
+    assert a["history"]["steps"] == b["history"]["steps"] and a["history"]["epoch"] == b["history"]["epoch"]
+    assert 8 <= a["history"]["steps"] < 10**6 * 8
+    assert _equal(_params(a["model"]), _params(b["model"]))

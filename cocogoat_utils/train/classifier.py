@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import to_float
-from ..runtime import autocast, eval_mode, pick_precision
+from ..runtime import autocast, distributed, eval_mode, pick_precision, stream_seed
 
 
 @torch.no_grad()
@@ -52,6 +52,8 @@ class _Optimisation:
         self.device, self.precision = device, pick_precision(precision, device)
         self.total_steps, self.seconds, self.started = max(1, total_steps), seconds, time.perf_counter()
         self.steps = 0
+        # under torchrun: rank 0's clock, shared at each epoch's end (0 until then, so every rank starts alike)
+        self.shared_elapsed: float | None = 0.0 if distributed()[1] > 1 else None
         self.optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
         if seconds is None:  # the exact schedule the shipped feature classifier was trained with
             self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=lr, total_steps=self.total_steps)
@@ -66,7 +68,15 @@ class _Optimisation:
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        return time.perf_counter() - self.started if self.shared_elapsed is None else self.shared_elapsed
+
+    def share_clock(self) -> None:
+        """Across processes: every rank takes rank 0's elapsed seconds (at each epoch's end), so the learning-rate
+        schedule and the stop agree on every rank."""
+        clock = torch.tensor([time.perf_counter() - self.started], dtype=torch.float64,
+                             device=self.device if self.device.type == "cuda" else "cpu")
+        torch.distributed.broadcast(clock, 0)
+        self.shared_elapsed = float(clock)
 
     @property
     def out_of_time(self) -> bool:
@@ -82,6 +92,12 @@ class _Optimisation:
         self.scaler.update()
         self.steps += 1
         self.schedule.step()
+
+
+def _unlabelled_batch(unlabeled: torch.Tensor, n: int, augment, generator: torch.Generator) -> torch.Tensor:
+    """``n`` unlabelled images drawn at random (float, augmented when ``augment`` is given)."""
+    u = to_float(unlabeled[torch.randint(len(unlabeled), (n,), device=unlabeled.device, generator=generator)])
+    return augment(u) if augment is not None else u
 
 
 def train_classifier(
@@ -115,6 +131,10 @@ def train_classifier(
     which pushes the decision boundary away from the unlabelled data.
     ``seconds`` is a wall-time budget (``epochs`` then a ceiling; the schedule follows whichever of the two
     runs out first); ``precision`` (``"auto" | "bf16" | "fp16" | "fp32"``) sets autocast.
+    Under ``torchrun`` (``torch.distributed`` initialised) the model trains data-parallel: gradients averaged by
+    ``DistributedDataParallel``, each rank drawing its own batches from ``(seed, rank)`` (global batch =
+    ``batch_size`` × processes), and rank 0's clock deciding the schedule and the stop for every rank (shared at
+    each epoch's end).
     Returns per-epoch ``train_loss`` and ``train_acc``; with ``val``, ``val_acc`` every
     ``val_every`` epochs (``None``: only after the last; ``val_epoch`` says which), and ``steps``.
     """
@@ -127,9 +147,15 @@ def train_classifier(
     steps_per_epoch = max(1, len(images) // batch_size)
     run = _Optimisation(model.parameters(), lr=lr, weight_decay=weight_decay, total_steps=epochs * steps_per_epoch,
                         seconds=seconds, device=device, precision=precision)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    rank, world = distributed()
+    net = model
+    if world > 1:  # batch norms synchronised on GPUs (torch's SyncBatchNorm is CUDA-only; the layers are replaced in place)
+        if device.type == "cuda":
+            nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    generator = torch.Generator(device=device).manual_seed(seed if world == 1 else stream_seed(seed, rank))
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": [], "val_epoch": []}
-    bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress)
+    bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress or rank != 0)
     for epoch in bar:
         order = torch.randperm(len(images), device=device, generator=generator)
         total_loss = torch.zeros((), device=device)
@@ -140,17 +166,23 @@ def train_classifier(
             if augment is not None:
                 x = augment(x)
             with run.autocast():
-                logits = model(x)
+                if use_unlabeled and world > 1:  # one forward per step under DDP: both batches together
+                    u = _unlabelled_batch(unlabeled, len(index), augment, generator)
+                    logits, u_logits = net(torch.cat([x, u])).split([len(x), len(u)])
+                else:
+                    logits = net(x)
+                    if use_unlabeled:
+                        u_logits = model(_unlabelled_batch(unlabeled, len(index), augment, generator))
                 loss = nn.functional.cross_entropy(logits.float(), y, weight=class_weight)
                 if use_unlabeled:
-                    pick = torch.randint(len(unlabeled), (len(index),), device=device, generator=generator)
-                    u = to_float(unlabeled[pick])
-                    log_p = nn.functional.log_softmax(model(augment(u) if augment is not None else u).float(), dim=1)
+                    log_p = nn.functional.log_softmax(u_logits.float(), dim=1)
                     loss = loss + entropy_weight * -(log_p.exp() * log_p).sum(1).mean()
             run.step(loss)
             total_loss += loss.detach() * len(index)
             correct += (logits.argmax(1) == y).sum()
         seen = steps_per_epoch * batch_size if len(images) >= batch_size else len(images)
+        if world > 1:
+            run.share_clock()
         last = epoch + 1 == epochs or run.out_of_time
         history["epoch"].append(epoch + 1)
         history["train_loss"].append(total_loss.item() / seen)
