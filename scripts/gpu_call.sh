@@ -11,16 +11,17 @@ OUT="${1:?usage: gpu_call.sh OUT [--dry]}"; shift
 mkdir -p "$OUT"
 exec > >(tee "$OUT/call.log") 2>&1
 export PYTHONUNBUFFERED=1
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+DRY=""; [ "${1:-}" = "--dry" ] && DRY=1
+if [ -z "$DRY" ] && [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then  # (the dry run uses this machine's .venv)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH="/tmp/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}" || { echo "wheel install failed"; exit 1; }
   python3 -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 fi
 PY="${PYTHON:-python3}"
-[ -x .venv/bin/python ] && [ "${1:-}" = "--dry" ] && PY=.venv/bin/python
+[ -x .venv/bin/python ] && [ -n "$DRY" ] && PY=.venv/bin/python
 nvidia-smi 2>/dev/null || echo "no nvidia-smi (a CPU machine)"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-LIMIT=540; [ "${1:-}" = "--dry" ] && LIMIT=2500   # the GPU call must end within 9 minutes; the dry run on a CPU may not
+LIMIT=540; [ -n "$DRY" ] && LIMIT=2500   # the GPU call must end within 9 minutes; the dry run on a CPU may not
 timeout --kill-after=10 "$LIMIT" "$PY" scripts/gpu_run.py --out "$OUT" "$@"
 status=$?
 if ! ls "$OUT"/gpu_results.tar.gz* >/dev/null 2>&1; then  # killed before it could pack: pack what is there
