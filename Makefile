@@ -60,7 +60,7 @@ pretrained: venv
 	$(PY) -m cocogoat_utils.pretrain all
 
 ## bench: images per second, tutorial loop vs this package's trainer (meant for a GPU; on a CPU use BENCH_ARGS=--smoke)
-BENCH_ARGS ?= --channels-last
+BENCH_ARGS ?= --channels-last --cuda-graphs --batch-sizes 128,1024,4096
 bench: venv
 	$(PY) benchmarks/dcgan_throughput.py $(BENCH_ARGS)
 
