@@ -27,11 +27,10 @@ for name in ("runs/RESULTS_gpu.md", "runs/gpu/status.json"):
     if (stage / name).is_file():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(stage / name, root / name)
-for path in (stage / "runs/gpu/bench").glob("*.json"):
-    (root / "benchmarks/results").mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, root / "benchmarks/results" / path.name)
-for path in (stage / "runs/gpu/bench").glob("*.png"):  # quality.py's sample grids
-    shutil.copy(path, root / "benchmarks/results" / path.name)
+for path in [*(stage / "runs/gpu/bench").glob("*.json"), *(stage / "runs/gpu/bench").glob("*.png")]:
+    if not status.get("dry"):  # benchmark JSON and quality.py's grids; a dry run's smoke figures stay in runs/
+        (root / "benchmarks/results").mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, root / "benchmarks/results" / path.name)
 if (stage / "benchmarks/README.md").is_file() and not status.get("dry"):  # with quality.py's table
     shutil.copy(stage / "benchmarks/README.md", root / "benchmarks/README.md")
 for path in (stage / "runs/gpu/checkpoints").glob("*"):
