@@ -344,7 +344,7 @@ def train_selector(ctx: Context) -> dict:
 
 # --------------------------------------------------------------------------- export
 
-def _score(network: nn.Module, generate: Callable[[int], torch.Tensor], real: torch.Tensor, device) -> dict:
+def _score(generate: Callable[[int], torch.Tensor], real: torch.Tensor, device) -> dict:
     from .metrics import QualityMetrics
 
     quality = QualityMetrics(real, device=device)
@@ -389,7 +389,7 @@ def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Pat
         load_checkpoint(best, models=trainer.models, ema=trainer.ema, map_location=trainer.device)
     network = result.get("network") or trainer.sampler
     generate = result.get("generate") or (lambda n: trainer.generate(n, seed=ctx.args.seed + 1))
-    scores = _score(network, generate, result["real"].images, ctx.device)
+    scores = _score(generate, result["real"].images, ctx.device)
     weights = {k: v.detach().cpu().half() if torch.is_tensor(v) and v.is_floating_point() else v
                for k, v in network.state_dict().items()}
     history = [[m["step"], round(m["fd"], 3)] for m in tracker.metrics] if tracker is not None else []
