@@ -14,6 +14,18 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr", "text/html", "application/javascript", "image/gif")
 
 
+def pytest_configure(config):
+    """nbval's kernels, like papermill's (cocogoat_utils.execute), listen on Unix sockets: two workers starting
+    kernels at once cannot race for the same TCP port."""
+    if os.name == "posix":
+        import nbval.kernel
+        from jupyter_client.manager import KernelManager
+
+        from cocogoat_utils.execute import unix_socket_kernels
+
+        nbval.kernel.KernelManager = unix_socket_kernels(KernelManager)
+
+
 def pytest_sessionstart(session):
     """Smoke-scale artifacts are throwaway: start every session without old ones to resume from."""
     import shutil

@@ -12,14 +12,24 @@ A poll with a timeout looks at the socket again when it expires, so
 ``python -m cocogoat_utils.execute`` takes papermill's command-line arguments (``make run``
 and ``make gpu-run`` use it); :func:`execute_notebook` is ``papermill.execute_notebook``
 with the patch applied (the test suite uses it).
+
+Both also start their kernels on Unix sockets (:func:`patch_kernel_transport`) where the system
+has them. Over TCP, jupyter_client picks five free ports, closes them, and the kernel binds them
+a moment later; a process starting at the same moment can take one in between (CI saw
+``Address already in use`` and a kernel that never answered, with two test workers starting
+kernels side by side, as the GPU run starts eight). A socket file of its own has no such race.
 """
 
 from __future__ import annotations
 
+import os
 import queue
+import tempfile
 import time
+import uuid
 
 _PATCHED = False
+_TRANSPORT_PATCHED = False
 
 
 def patch_reply_polling(interval: float = 1.0) -> None:
@@ -46,11 +56,59 @@ def patch_reply_polling(interval: float = 1.0) -> None:
     _PATCHED = True
 
 
+def unix_socket_kernels(manager_class: type) -> type:
+    """A subclass of the jupyter_client kernel manager ``manager_class`` whose kernels listen on Unix sockets.
+
+    Each kernel gets its own absolute socket path in the temporary folder (jupyter_client's default, a relative
+    ``kernel-ipc``, would be looked up in the kernel's working folder and in its client's, which differ here).
+    """
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transport", "ipc")
+        manager_class.__init__(self, **kwargs)
+
+    def _ip_default(self) -> str:
+        if self.transport != "ipc":
+            return manager_class._ip_default(self)
+        return os.path.join(tempfile.gettempdir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+    return type(f"UnixSocket{manager_class.__name__}", (manager_class,), {
+        "__doc__": f"{manager_class.__name__} on Unix sockets (cocogoat_utils.execute).",
+        "__init__": __init__,
+        "_ip_default": _ip_default,
+    })
+
+
+def patch_kernel_transport() -> bool:
+    """Make the notebooks papermill runs in this process start their kernels on Unix sockets (idempotent).
+
+    Returns whether it applies: not where Unix sockets are missing (Windows keeps TCP).
+    """
+    global _TRANSPORT_PATCHED
+    if os.name != "posix":
+        return False
+    if _TRANSPORT_PATCHED:
+        return True
+    import papermill.engines
+    from jupyter_client import AsyncKernelManager
+
+    manager = unix_socket_kernels(AsyncKernelManager)
+
+    class UnixSocketNotebookClient(papermill.engines.PapermillNotebookClient):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("kernel_manager_class", manager)
+            super().__init__(*args, **kwargs)
+
+    papermill.engines.PapermillNotebookClient = UnixSocketNotebookClient
+    _TRANSPORT_PATCHED = True
+    return True
+
+
 def execute_notebook(*args, **kwargs):
-    """``papermill.execute_notebook`` with :func:`patch_reply_polling` applied first."""
+    """``papermill.execute_notebook`` with :func:`patch_reply_polling` and :func:`patch_kernel_transport` applied."""
     import papermill
 
     patch_reply_polling()
+    patch_kernel_transport()
     return papermill.execute_notebook(*args, **kwargs)
 
 
@@ -59,6 +117,7 @@ def main() -> None:
     from papermill.cli import papermill
 
     patch_reply_polling()
+    patch_kernel_transport()
     papermill()
 
 

@@ -1,8 +1,10 @@
 """The papermill wrapper: every wait for a kernel message becomes a series of short polls."""
 
 import asyncio
+import os
 import queue
 import time
+from pathlib import Path
 
 import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
@@ -48,3 +50,24 @@ def test_patching_twice_wraps_once(fake_poll):
     patched = AsyncZMQSocketChannel.get_msg
     execute.patch_reply_polling()
     assert AsyncZMQSocketChannel.get_msg is patched
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
+def test_notebook_kernels_listen_on_unix_sockets_of_their_own(tmp_path):
+    """Papermill's kernels (and nbval's, through conftest) talk over socket files, not TCP ports that a kernel
+    starting at the same moment could take; the kernel runs in another folder and still meets its client."""
+    import nbformat
+    import nbval.kernel
+
+    source = tmp_path / "where.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import json, os\nfrom ipykernel.connect import get_connection_info\n"
+        "info = json.loads(get_connection_info())\nprint(info['transport'], info['ip'], os.getcwd())")]), source)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ran = execute.execute_notebook(str(source), str(tmp_path / "out.ipynb"), cwd=str(elsewhere), progress_bar=False,
+                                   kernel_name="python3", start_timeout=60)
+    transport, ip, cwd = ran.cells[0].outputs[0]["text"].split()
+    assert transport == "ipc" and os.path.isabs(ip) and cwd == str(elsewhere)
+    assert not list(Path(ip).parent.glob(Path(ip).name + "-*")), "the kernel's socket files outlive it"
+    assert nbval.kernel.KernelManager(kernel_name="python3").transport == "ipc"
