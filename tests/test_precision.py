@@ -1,4 +1,5 @@
-"""Precision chosen per device, fp16 with a gradient scaler that trains, and a diffusion step that copies nothing."""
+"""Precision chosen per device, fp16 with a gradient scaler that trains (in the loop and in the plain trainers), and a
+diffusion step that copies nothing."""
 
 import pytest
 import torch
@@ -8,8 +9,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cocogoat_utils import runtime
 from cocogoat_utils.device_dataset import DeviceImageDataset
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from cocogoat_utils.models.emboxer import Emboxer
+from cocogoat_utils.models.lstm_gan import Inpainter
 from cocogoat_utils.runtime import autocast, pick_precision
-from cocogoat_utils.train import GANTrainConfig, GANTrainer, Trainer, TrainConfig
+from cocogoat_utils.train import (GANTrainConfig, GANTrainer, PrecisionStep, Trainer, TrainConfig, train_emboxer,
+                                  train_inpainter)
 
 
 @pytest.mark.parametrize("capability, expected", [((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16"), ((6, 1), "fp16")])
@@ -142,3 +146,41 @@ def test_the_schedule_tables_are_made_once_per_device_and_dtype():
     assert schedule.table("sqrt_alpha_bars", torch.device("cpu"), torch.float32) is first
     assert torch.allclose(first.double(), schedule.alpha_bars.sqrt(), atol=1e-7)
     assert schedule.table("sqrt_alpha_bars", torch.device("cpu"), torch.bfloat16) is not first
+
+
+def test_the_plain_loops_precision_step_trains_under_fp16_with_its_scaler():
+    torch.manual_seed(0)
+    model, x = nn.Linear(16, 1), torch.randn(256, 16)
+    y = x @ torch.linspace(-1, 1, 16)[:, None] * 1e-3
+    precise = PrecisionStep(torch.optim.Adam(model.parameters(), lr=1e-2), device="cpu", precision="fp16")
+    assert precise.precision == "fp16" and precise.scaler.is_enabled()
+    losses = []
+    for _ in range(300):
+        with precise.autocast():
+            out = model(x)
+        loss = (out.float() - y).pow(2).mean()
+        precise.step(loss)
+        losses.append(loss.item())
+    assert out.dtype == torch.float16 and losses[-1] < losses[0] / 10 and precise.scaler.get_scale() > 1
+    assert not PrecisionStep(torch.optim.Adam(model.parameters()), device="cpu").scaler.is_enabled()  # fp32
+
+
+@pytest.mark.parametrize("trainer", ["emboxer", "inpainter"])
+def test_the_box_and_hole_trainers_run_their_forward_passes_in_the_precision_asked(trainer):
+    """02's box regressor and 05's inpainters take ``precision`` like every other trainer."""
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    if trainer == "emboxer":
+        model = Emboxer(image_size=32, width=8, hidden=16)
+        run = lambda precision: train_emboxer(model, images, torch.tensor([[4, 4, 20, 20]] * 16), steps=3,  # noqa: E731
+                                              batch_size=4, precision=precision, progress=False)
+    else:
+        model = Inpainter(image_size=32, features=4, hidden=8)
+        run = lambda precision: train_inpainter(model, images, steps=3, batch_size=4, precision=precision,  # noqa: E731
+                                                progress=False)
+    seen = []  # the dtype of the last layers' outputs (the inpainter pastes its fill into the fp32 input)
+    (model.decode if trainer == "inpainter" else model).register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        seen.clear()
+        history = run(precision)
+        assert set(seen) == {dtype}, (precision, seen)
+        assert all(v == v and abs(v) < float("inf") for v in history["loss"])

@@ -14,11 +14,11 @@ from .emboxer import box_scores, predict_boxes, train_emboxer
 from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
 from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
 from .loop import Callback, ConfigMismatch, TrainConfig, Trainer
-from .optim import EMA, make_adam
+from .optim import EMA, PrecisionStep, make_adam
 from .progressive import FadeIn, LevelPlan, ProgressiveTrainer, level_plan
 from ..runtime import eval_mode
 
-__all__ = ["Callback", "ConfigMismatch", "TrainConfig", "Trainer", "DiffusionTrainConfig", "DiffusionTrainer", "EMA",
+__all__ = ["Callback", "ConfigMismatch", "TrainConfig", "Trainer", "DiffusionTrainConfig", "DiffusionTrainer", "EMA", "PrecisionStep",
            "HISTORY_KEYS", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label", "information_maximisation_loss",
            "prediction_spread", "pretrain_information_max",
            "self_train", "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores",

@@ -21,7 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import to_float
-from ..runtime import autocast, distributed, eval_mode, pick_precision, stream_seed
+from ..runtime import distributed, eval_mode, stream_seed
+from .optim import PrecisionStep
 
 
 @torch.no_grad()
@@ -49,7 +50,7 @@ class _Optimisation:
 
     def __init__(self, parameters, *, lr: float, weight_decay: float, total_steps: int, seconds: float | None,
                  device: torch.device, precision: str) -> None:
-        self.device, self.precision = device, pick_precision(precision, device)
+        self.device = device
         self.total_steps, self.seconds, self.started = max(1, total_steps), seconds, time.perf_counter()
         self.steps = 0
         # under torchrun: rank 0's clock, shared at each epoch's end (0 until then, so every rank starts alike)
@@ -59,7 +60,8 @@ class _Optimisation:
             self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=lr, total_steps=self.total_steps)
         else:
             self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: one_cycle(self.progress))
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
+        self.precise = PrecisionStep(self.optimizer, device=device, precision=precision)
+        self.precision = self.precise.precision
 
     @property
     def progress(self) -> float:
@@ -83,13 +85,10 @@ class _Optimisation:
         return self.steps >= self.total_steps or (self.seconds is not None and self.elapsed >= self.seconds)
 
     def autocast(self):
-        return autocast(self.device, self.precision)
+        return self.precise.autocast()
 
     def step(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.precise.step(loss)
         self.steps += 1
         self.schedule.step()
 

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from ..data import to_float
 from ..models.emboxer import box_loss
+from .optim import PrecisionStep
 
 
 def box_scores(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -35,9 +36,10 @@ def predict_boxes(model: nn.Module, images: torch.Tensor, *, batch_size: int = 2
 def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *, steps: int = 2000,
                   batch_size: int = 64, lr: float = 2e-3, val: tuple[torch.Tensor, torch.Tensor] | None = None,
                   val_every: int = 100, seconds: float | None = None, device: str | torch.device = "cpu",
-                  seed: int = 0, progress: bool = True) -> dict[str, list[float]]:
+                  seed: int = 0, precision: str = "fp32", progress: bool = True) -> dict[str, list[float]]:
     """AdamW with a one-cycle schedule on :func:`~cocogoat_utils.models.emboxer.box_loss`, random horizontal flips
-    (the box flips with the image). Returns ``step``/``loss`` per step and ``val_step``/``val_iou``."""
+    (the box flips with the image); ``precision`` (``"auto" | "bf16" | "fp16" | "fp32"``) sets autocast and, in fp16,
+    a gradient scaler. Returns ``step``/``loss`` per step and ``val_step``/``val_iou``."""
     device = torch.device(device)
     model.to(device).train()
     data, targets = images.to(device), boxes.float().to(device)
@@ -45,6 +47,7 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
     generator = torch.Generator(device=device).manual_seed(seed)  # batches and flips drawn on the device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    precise = PrecisionStep(optimizer, device=device, precision=precision)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_iou": []}
     losses = []  # device scalars, read once at the end: no host sync per step
     started = time.perf_counter()
@@ -55,10 +58,10 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         mirrored = torch.stack([size - box[:, 2], box[:, 1], size - box[:, 0], box[:, 3]], dim=1)
         target = torch.where(flip[:, None], mirrored, box)
-        loss = box_loss(model(x), target, size)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with precise.autocast():
+            predicted = model(x)
+        loss = box_loss(predicted.float(), target, size)
+        precise.step(loss)
         schedule.step()
         losses.append(loss.detach())
         out_of_time = seconds is not None and time.perf_counter() - started >= seconds

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import to_float
+from .optim import PrecisionStep
 
 
 def box_masks(batch: int, size: int, *, fraction: float = 0.25, generator: torch.Generator | None = None,
@@ -37,11 +38,13 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
 def train_inpainter(model: nn.Module, images: torch.Tensor, *, steps: int = 1000, batch_size: int = 64,
                     lr: float = 2e-3, fraction: float = 0.25, seconds: float | None = None,
-                    device: str | torch.device = "cpu", seed: int = 0, progress: bool = True) -> dict[str, list[float]]:
+                    device: str | torch.device = "cpu", seed: int = 0, precision: str = "fp32",
+                    progress: bool = True) -> dict[str, list[float]]:
     """Adam with a cosine schedule on masked L1, a new random hole for every image of every batch.
 
     ``images`` are uint8 ``(N, C, S, S)``; ``seconds`` stops early at that wall time
-    (equal compute for two models). Returns ``step`` and ``loss`` per step and ``seconds``.
+    (equal compute for two models); ``precision`` (``"auto" | "bf16" | "fp16" | "fp32"``) sets autocast and, in
+    fp16, a gradient scaler. Returns ``step`` and ``loss`` per step and ``seconds``.
     """
     device = torch.device(device)
     model.to(device).train()
@@ -49,6 +52,7 @@ def train_inpainter(model: nn.Module, images: torch.Tensor, *, steps: int = 1000
     generator = torch.Generator(device=device).manual_seed(seed)  # batches and holes drawn on the device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    precise = PrecisionStep(optimizer, device=device, precision=precision)
     losses = []  # device scalars, read once at the end: no host sync per step
     started = time.perf_counter()
     for step in tqdm(range(1, steps + 1), desc=f"inpainter ({getattr(model, 'config', {}).get('middle', '')})",
@@ -56,10 +60,10 @@ def train_inpainter(model: nn.Module, images: torch.Tensor, *, steps: int = 1000
         pick = torch.randint(0, len(data), (batch_size,), generator=generator, device=device)
         target = to_float(data[pick])
         mask = box_masks(batch_size, target.shape[-1], fraction=fraction, generator=generator, device=device)
-        loss = masked_l1(model(target * (1 - mask), mask), target, mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with precise.autocast():
+            filled = model(target * (1 - mask), mask)
+        loss = masked_l1(filled.float(), target, mask)
+        precise.step(loss)
         schedule.step()
         losses.append(loss.detach())
         if seconds is not None and time.perf_counter() - started >= seconds:

@@ -1,4 +1,5 @@
-"""What every trainer builds around its models: Adam, and an exponential moving average of the weights."""
+"""What every trainer builds around its models: Adam, the precision of a plain loop's step, and an exponential
+moving average of the weights."""
 
 from __future__ import annotations
 
@@ -7,10 +8,36 @@ import copy
 import torch
 from torch import nn
 
+from ..runtime import autocast, pick_precision
+
 
 def make_adam(params, *, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
     """Adam, fused into one kernel per step on CUDA."""
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=torch.device(device).type == "cuda")
+
+
+class PrecisionStep:
+    """A plain training loop's precision: autocast for its forward passes and, in fp16, a gradient scaler for the
+    backward pass and the step of ``optimizer``. ``precision`` is resolved by
+    :func:`~cocogoat_utils.runtime.pick_precision` (``"auto"``: bf16 on Ampere-or-newer GPUs and on CPUs with native
+    bf16, fp16 on older GPUs, fp32 elsewhere)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, *, device: str | torch.device, precision: str = "fp32") -> None:
+        self.optimizer, self.device = optimizer, torch.device(device)
+        self.precision = pick_precision(precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+    def autocast(self):
+        """The forward passes' context (a no-op in fp32); compute the loss outside it, in fp32."""
+        return autocast(self.device, self.precision)
+
+    def step(self, loss: torch.Tensor) -> None:
+        """Clear the gradients, backward ``loss`` (scaled in fp16) and step the optimiser (skipped by the scaler when
+        an fp16 gradient overflowed)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
 
 
 class EMA(nn.Module):
