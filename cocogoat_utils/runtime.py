@@ -103,6 +103,21 @@ def eval_mode(*modules: nn.Module):
             m.train(mode)
 
 
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """No weight gradients for ``modules`` in the block (gradients still flow through them to their inputs); each
+    parameter's ``requires_grad`` is restored after."""
+    params = [p for m in modules for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
 def default_scale() -> str:
     """``$COCOGOAT_SCALE`` if set, else ``gpu`` when CUDA is available, else ``cpu``.
 

@@ -415,3 +415,31 @@ def test_dragan_penalty_changes_the_discriminator_update():
     plain.fit(), penalised.fit()
     assert _differ(_params(plain.discriminator), _params(penalised.discriminator))
     assert penalised.history["d_loss"][0] > plain.history["d_loss"][0]
+
+
+def test_the_generator_step_leaves_the_discriminators_weights_without_gradients():
+    """D is frozen in G's step: G gets the same gradient through it, D computes no weight gradients of its own (they
+    would be thrown away), and every ``requires_grad`` is back afterwards, the ones switched off on purpose included."""
+    from cocogoat_utils.runtime import frozen
+
+    trainer = _trainer()
+    next(trainer.discriminator.parameters()).requires_grad_(False)  # frozen on purpose: stays frozen
+    real = trainer.batch(8)
+    fake = trainer.g_train(trainer.noise(8))
+    trainer.zero_grad("discriminator")
+    g_before = _params(trainer.generator)
+    trainer.generator_step(real, fake)
+    assert all(p.grad is None for p in trainer.discriminator.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, _params(trainer.generator)))
+    flags = [p.requires_grad for p in trainer.discriminator.parameters()]
+    assert flags.count(False) == 1 and flags[0] is False
+    # the gradient G gets through a frozen D is the one it gets through a live D
+    g, d = _models()
+    x = torch.randn(4, LATENT)
+    grads = []
+    for freeze in (False, True):
+        g.zero_grad(set_to_none=True)
+        with frozen(d) if freeze else torch.enable_grad():
+            d(g(x)).sum().backward()
+        grads.append([p.grad.clone() for p in g.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
