@@ -89,12 +89,20 @@ class Context:
         train = augment_dataset(real.images, factor=augment, seed=self.args.seed) if augment > 1 else real.images
         return real, train
 
+    @property
+    def metric_samples(self) -> int:
+        """Generated images scored for the record (``--metric-samples``; the evaluations during training use at most
+        as many)."""
+        return getattr(self.args, "metric_samples", EXPORT_SAMPLES)
+
     def quality(self, real_images: torch.Tensor, *, every: int, samples: int = 1000):
-        """A quality tracker against the real images (FD every ``every`` steps, keeping ``best.pt``)."""
+        """A quality tracker against the real images (FD every ``every`` steps on ``samples`` images, at most
+        :attr:`metric_samples`; keeps ``best.pt``)."""
         from .metrics import QualityMetrics
         from .train import QualityTracker
 
-        return QualityTracker(QualityMetrics(real_images, device=self.device), every=every, samples=samples)
+        return QualityTracker(QualityMetrics(real_images, device=self.device), every=every,
+                              samples=min(samples, self.metric_samples))
 
     def loop_options(self) -> dict:
         """The loop settings every recipe shares: seed, precision, and a checkpoint every few minutes."""
@@ -189,7 +197,8 @@ def train_progan(ctx: Context) -> dict:
     from .device_dataset import DeviceImageDataset
 
     trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device), plan=plan,
-                                 config=config, out_dir=ctx.work_dir, quality_images=real.images, metric_samples=1000,
+                                 config=config, out_dir=ctx.work_dir, quality_images=real.images,
+                                 metric_samples=min(1000, ctx.metric_samples),
                                  metric_every=1000, progress=ctx.args.progress)
     print(f"[progan] levels {[f'{p.resolution}px' for p in plan]}, {plan[-1].fade_images:,} images per phase", flush=True)
     trainer.fit()
@@ -344,11 +353,11 @@ def train_selector(ctx: Context) -> dict:
 
 # --------------------------------------------------------------------------- export
 
-def _score(generate: Callable[[int], torch.Tensor], real: torch.Tensor, device) -> dict:
+def _score(generate: Callable[[int], torch.Tensor], real: torch.Tensor, device, samples: int = EXPORT_SAMPLES) -> dict:
     from .metrics import QualityMetrics
 
     quality = QualityMetrics(real, device=device)
-    images = generate(EXPORT_SAMPLES)
+    images = generate(samples)
     result = quality.evaluate(images)
     return {**{k: (round(v, 5) if isinstance(v, float) else v) for k, v in result.items()},
             "saturated_pixels": round(saturated_share(images), 5),
@@ -380,7 +389,7 @@ def targets_met(model: str, scores: dict) -> dict:
 
 
 def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
-    """Load the best checkpoint by FD, score it on 2,000 samples, write ``<name>.pt`` (fp16) and ``<name>.json``."""
+    """Load the best checkpoint by FD, score it on `--metric-samples` samples (2,000), write ``<name>.pt`` (fp16) and ``<name>.json``."""
     from .checkpoint import load_checkpoint
 
     trainer, tracker = result["trainer"], result.get("tracker")
@@ -389,7 +398,7 @@ def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Pat
         load_checkpoint(best, models=trainer.models, ema=trainer.ema, map_location=trainer.device)
     network = result.get("network") or trainer.sampler
     generate = result.get("generate") or (lambda n: trainer.generate(n, seed=ctx.args.seed + 1))
-    scores = _score(generate, result["real"].images, ctx.device)
+    scores = _score(generate, result["real"].images, ctx.device, ctx.metric_samples)
     weights = {k: v.detach().cpu().half() if torch.is_tensor(v) and v.is_floating_point() else v
                for k, v in network.state_dict().items()}
     history = [[m["step"], round(m["fd"], 3)] for m in tracker.metrics] if tracker is not None else []
@@ -428,6 +437,8 @@ def command_line(ctx: Context) -> str:
         parts += ["--threads", str(args.threads)]
     if args.precision != "auto":
         parts += ["--precision", args.precision]
+    if getattr(args, "metric_samples", EXPORT_SAMPLES) != EXPORT_SAMPLES:
+        parts += ["--metric-samples", str(args.metric_samples)]
     if ctx.world_size > 1:
         parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]
     if ctx.device.type == "cpu" and args.threads == 1 and ctx.world_size == 1:
@@ -486,6 +497,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--data-dir", default=None, help="a folder of your own images instead of OpenMoji")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric-samples", type=int, default=EXPORT_SAMPLES,
+                   help=f"generated images scored for the record (default {EXPORT_SAMPLES}; fewer on a slow machine: the "
+                        "evaluations during training use at most as many)")
     p.add_argument("--work-dir", default=None, help="training state (default runs/pretrain/<name>)")
     p.add_argument("--export-dir", default=None, help="where <name>.pt and <name>.json go (default checkpoints/; "
                                                       "the selector, which is not shipped: its work folder)")

@@ -99,3 +99,23 @@ def test_the_shipped_weights_fit_the_budget_and_the_readme_lists_them():
     readme = (SHIPPED / "README.md").read_text()
     for path in files:
         assert f"`{path.stem}`" in readme, f"checkpoints/README.md has no row for {path.name}"
+
+
+def test_fewer_metric_samples_reach_the_trackers_the_export_and_the_command(tmp_path):
+    """``--metric-samples`` (for a slow machine, as the GPU run's dry run on a CPU uses it): the evaluations during
+    training take at most that many, the record is scored on that many, and the command says so."""
+    import argparse
+
+    from cocogoat_utils.pretrain import EXPORT_SAMPLES, Context, command_line, parse_args
+
+    def context(*flags):
+        args = parse_args(["dcgan", "--device", "cpu", *flags])
+        args = argparse.Namespace(**{**vars(args), "minutes": 1.0, "image_size": 32})
+        return Context("dcgan", args, torch.device("cpu"), 0, 1, tmp_path)
+
+    real = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    few, default = context("--metric-samples", "100"), context()
+    assert few.metric_samples == 100 and default.metric_samples == EXPORT_SAMPLES == 2000
+    assert few.quality(real, every=10, samples=500).samples == 100
+    assert default.quality(real, every=10, samples=500).samples == 500
+    assert "--metric-samples 100" in command_line(few) and "--metric-samples" not in command_line(default)
