@@ -93,7 +93,7 @@ class Context:
     def metric_samples(self) -> int:
         """Generated images scored for the record (``--metric-samples``; the evaluations during training use at most
         as many)."""
-        return getattr(self.args, "metric_samples", EXPORT_SAMPLES)
+        return self.args.metric_samples
 
     def quality(self, real_images: torch.Tensor, *, every: int, samples: int = 1000):
         """A quality tracker against the real images (FD every ``every`` steps on ``samples`` images, at most
@@ -389,7 +389,8 @@ def targets_met(model: str, scores: dict) -> dict:
 
 
 def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
-    """Load the best checkpoint by FD, score it on `--metric-samples` samples (2,000), write ``<name>.pt`` (fp16) and ``<name>.json``."""
+    """Load the best checkpoint by FD, score it on ``--metric-samples`` samples (2,000), write ``<name>.pt`` (fp16)
+    and ``<name>.json``."""
     from .checkpoint import load_checkpoint
 
     trainer, tracker = result["trainer"], result.get("tracker")
@@ -437,7 +438,7 @@ def command_line(ctx: Context) -> str:
         parts += ["--threads", str(args.threads)]
     if args.precision != "auto":
         parts += ["--precision", args.precision]
-    if getattr(args, "metric_samples", EXPORT_SAMPLES) != EXPORT_SAMPLES:
+    if args.metric_samples != EXPORT_SAMPLES:
         parts += ["--metric-samples", str(args.metric_samples)]
     if ctx.world_size > 1:
         parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]

@@ -61,7 +61,6 @@ class _Optimisation:
         else:
             self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: one_cycle(self.progress))
         self.precise = PrecisionStep(self.optimizer, device=device, precision=precision)
-        self.precision = self.precise.precision
 
     @property
     def progress(self) -> float:
