@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -49,22 +50,55 @@ class Run:
     def seconds(self) -> float:
         return time.time() - self.started
 
+    def figure(self, name: str | None = None, fig=None) -> None:
+        """Save ``fig`` (default: the current figure) as ``name`` in the run's folder, if named, and show it."""
+        import matplotlib.pyplot as plt
 
-def start_run(notebook: str, scale: str | None, table: dict, *, out_dir: str | Path | None = None, device: str = "auto",
-              precision: str = "auto", seed: int = 0, **params: Any) -> Run:
-    """Resolve ``params`` (``None`` = from ``table[scale]``), make ``out_dir`` (default ``runs/<notebook>/<scale>``
-    under the home folder), pick the device and precision, seed everything, and print the run's header."""
-    resolved = resolve_params(scale, table, **params)
+        if name:
+            (fig or plt.gcf()).savefig(self.out_dir / name, dpi=100, bbox_inches="tight")
+        plt.show()
+
+    @property
+    def artifacts(self) -> list[str]:
+        """The pictures (PNG, GIF) this run wrote into its folder (not the older ones there)."""
+        return sorted(p.name for p in self.out_dir.iterdir()
+                      if p.suffix in (".png", ".gif") and p.stat().st_mtime >= self.started - 1)
+
+
+RUN_KEYS = ("scale", "out_dir", "device", "precision", "seed")
+
+
+def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, table: Mapping | None = None,
+              **params: Any) -> Run:
+    """Resolve the notebook's parameters against its scale table, make ``out_dir`` (default
+    ``runs/<notebook>/<scale>`` under the home folder), pick the device and precision, seed everything, and
+    print the run's header.
+
+    ``namespace`` is where the parameters are read from — a notebook passes ``globals()``, its parameters
+    cell (and papermill's injected one) — and ``params`` override it. Every key of the scale table
+    (:func:`cocogoat_utils.scales.table`, or ``table``) is a parameter: ``None`` or absent takes the table's
+    value, anything else wins. ``scale``, ``out_dir``, ``device`` (``"auto"``), ``precision`` (``"auto"``) and
+    ``seed`` (0) are read the same way.
+    """
+    from .scales import table as scale_table
+
+    table = scale_table(notebook) if table is None else table
+    given = {**(namespace or {}), **params}
+    keys = dict.fromkeys(key for row in table.values() for key in row)
+    resolved = resolve_params(given.get("scale"), table, **{key: given.get(key) for key in keys})
     scale = resolved.pop("scale")
+    out_dir = given.get("out_dir")
     folder = Path(out_dir) if out_dir else home() / "runs" / notebook / scale
     folder.mkdir(parents=True, exist_ok=True)
-    device = pick_device(device)
+    device = pick_device(given.get("device") or "auto")
+    seed = given.get("seed") or 0
     set_seed(seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    run = Run(notebook, scale, resolved, folder.resolve(), device, pick_precision(precision, device), seed)
+    run = Run(notebook, scale, resolved, folder.resolve(), device, pick_precision(given.get("precision") or "auto", device),
+              seed)
     print(f"scale={scale}  device={device_name(device)}  precision={run.precision}  outputs → {short_path(folder)}")
-    print({k: v for k, v in resolved.items()})
+    print(resolved)
     return run
 
 
@@ -150,9 +184,11 @@ def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, 
 
 def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
     """Write ``summary.json`` in the run's folder — the notebook's figures after the common keys
-    (notebook, scale, device, numeric_precision — bf16, fp16 or fp32 —, seconds) — print it, and return it."""
+    (notebook, scale, device, numeric_precision — bf16, fp16 or fp32 —, the resolved parameters) and before
+    ``artifacts`` (the pictures the run wrote) and ``seconds`` — print it, and return it."""
     full = {"notebook": run.notebook, "scale": run.scale, "device": device_name(run.device),
-            "numeric_precision": run.precision, **summary, "seconds": round(run.seconds, 1)}
+            "numeric_precision": run.precision, "params": run.params, **summary,
+            "artifacts": summary.get("artifacts", run.artifacts), "seconds": round(run.seconds, 1)}
     (run.out_dir / "summary.json").write_text(json.dumps(full, indent=2, ensure_ascii=False, default=str))
     print(json.dumps(full, indent=2, ensure_ascii=False, default=str))
     return full
@@ -194,8 +230,7 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.8), squeeze=False)
     for ax, (label, images) in zip(axes[0], panels):
         show_images(images[:64], ax=ax, title=label)
-    fig.savefig(run.out_dir / f"shipped_{name}.png", dpi=100, bbox_inches="tight")
-    plt.show()
+    run.figure(f"shipped_{name}.png", fig)
     if rows and quality is not None:
         print_table(rows, ["model", "images", *[k for k in (*SCORE_KEYS, "collapsed") if k in rows[-1]]])
     return shipped, rows

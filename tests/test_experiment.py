@@ -1,6 +1,7 @@
 """cocogoat_utils.experiment: the run around a notebook's lessons (set-up, comparisons, tables, summary)."""
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -18,15 +19,48 @@ TABLE = {"smoke": dict(steps=3, width=8), "cpu": dict(steps=300, width=64), "gpu
 
 
 def test_start_run_resolves_prints_and_makes_the_folder(tmp_path, capsys):
-    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path / "out", precision="fp32", seed=3,
-                               steps=None, width=16)
+    notebook_globals = {"scale": "smoke", "steps": None, "width": 16, "precision": "fp32", "seed": 3, "torch": torch}
+    run = experiment.start_run("99_Test", notebook_globals, table=TABLE, out_dir=tmp_path / "out")
     assert run.scale == "smoke" and run["steps"] == 3 and run["width"] == 16  # explicit values win
-    assert run.out_dir.is_dir() and run.precision == "fp32" and run.device.type == "cpu"
+    assert run.params == {"steps": 3, "width": 16}  # only the table's keys are parameters
+    assert run.out_dir == (tmp_path / "out").resolve() and run.out_dir.is_dir()
+    assert run.precision == "fp32" and run.device.type == "cpu" and run.seed == 3
     printed = capsys.readouterr().out
     assert "scale=smoke" in printed and "precision=fp32" in printed and "outputs →" in printed
     assert torch.initial_seed() == 3
+    assert experiment.start_run("99_Test", {}, table=TABLE, scale="cpu", out_dir=tmp_path)["steps"] == 300  # absent: table
     with pytest.raises(ValueError, match="expected one of"):
-        experiment.start_run("99_Test", "huge", TABLE, out_dir=tmp_path)
+        experiment.start_run("99_Test", {"scale": "huge"}, table=TABLE, out_dir=tmp_path)
+
+
+def test_every_notebook_reads_its_own_scale_table():
+    from cocogoat_utils import scales
+
+    notebooks = sorted(p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+    assert sorted(scales.TABLES) == notebooks
+    for name in notebooks:
+        table = scales.table(name)
+        assert set(table) == {"smoke", "gpu-shapes", "cpu", "gpu"}, name
+        assert set(table["cpu"]) == set(table["gpu"]) == set(table["smoke"]), name  # a key in one row is in all
+        cells = json.loads((Path(__file__).parents[1] / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+        assert any(f'start_run("{name}", globals())' in "".join(c["source"]) for c in cells), name
+    with pytest.raises(KeyError, match="no scale table"):
+        scales.table("99_Test")
+
+
+def test_run_lists_the_pictures_it_wrote_and_figure_saves_them(tmp_path):
+    import matplotlib.pyplot as plt
+
+    (tmp_path / "old.png").write_bytes(b"")
+    import os
+    os.utime(tmp_path / "old.png", (0, 0))  # written long before this run
+    run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    run.figure("curve.png", fig)
+    (tmp_path / "notes.txt").write_text("not a picture")
+    assert run.artifacts == ["curve.png"]
+    assert experiment.finish_run(run, {})["artifacts"] == ["curve.png"]
 
 
 def test_make_quality_says_why_it_is_off(capsys):
@@ -70,7 +104,7 @@ def test_print_table_and_verdict(capsys):
 
 
 def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path):
-    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path, steps=None, width=None)
+    run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path)
     summary = experiment.finish_run(run, {"fd": 1.5, "artifacts": []})
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved == summary
@@ -78,7 +112,7 @@ def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path):
 
 
 def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypatch, capsys):
-    run = experiment.start_run("99_Test", "smoke", TABLE, out_dir=tmp_path, steps=None, width=None)
+    run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path)
     real = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8)
     quality = experiment.make_quality(real)  # before the bundle is hidden: the metrics' classifier is bundled too
     monkeypatch.setattr(pretrained, "bundle_dirs", lambda: [tmp_path / "nothing"])
