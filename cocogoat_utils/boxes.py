@@ -12,6 +12,9 @@ matters. Here the boxes are exact by construction:
 - :func:`crop_boxes` cuts each box (grown by a margin) out of its image and resizes it,
   with ``torchvision.ops.roi_align`` (a box of the output size at whole pixels returns
   exactly those pixels).
+- :func:`split_boxed` reads the boxes a person drew (a ``labels.BoxStore``) for a folder of images and splits
+  the boxed images into training and held-out sets; :func:`add_own_boxes` mixes the training share into
+  the canvases.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive, as in ``torchvision.ops``.
 IoU comes from ``torchvision.ops.box_iou``.
@@ -26,7 +29,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import box_iou, clip_boxes_to_image, roi_align
 
-__all__ = ["box_iou", "check_boxes", "crop_boxes", "make_canvases"]
+from .runtime import short_path
+
+__all__ = ["add_own_boxes", "box_iou", "check_boxes", "crop_boxes", "make_canvases", "split_boxed"]
 
 
 def _background(size: int, generator: torch.Generator) -> torch.Tensor:
@@ -131,3 +136,36 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int, *, margin: 
     crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0,
                       sampling_ratio=-1, aligned=True)  # -1: ⌈box / size⌉ samples per output pixel
     return crops.round().clamp(0, 255).to(torch.uint8)
+
+
+def split_boxed(images, store, size: int, held_out: float = 0.2, *, seed: int = 0):
+    """The images of ``images`` (an ``ImageSet`` at ``size`` px) that have a box in ``store`` (a ``BoxStore``),
+    split by ``seed``: ``(boxed images, their pixel boxes, (training images, boxes), (held-out images, boxes))``,
+    RGB; the two pairs are ``None`` with fewer than two boxed images, and at least one image is held out.
+
+    Prints what it found: boxed names no longer in the folder (ignored), how many images have a box, and the split.
+    """
+    boxed, boxes = store.pixel_boxes(images.names, size)
+    gone = sorted(set(store.boxes) - set(images.names))
+    if gone:
+        print(f"note: {len(gone)} boxed name(s) are not in {images.source} any more, ignored: {gone[:5]}")
+    print(f"{images.source}: {len(images)} images; {len(boxed)} with a box in {short_path(store.path)}")
+    pictures = images.images[torch.tensor(boxed, dtype=torch.long), :3]
+    if len(boxed) < 2:
+        return pictures, boxes, None, None
+    order = torch.randperm(len(boxed), generator=torch.Generator().manual_seed(seed))
+    n_test = max(1, round(held_out * len(boxed)))
+    print(f"{len(boxed) - n_test} of them join the training canvases, {n_test} are held out")
+    return (pictures, boxes, (pictures[order[n_test:]], boxes[order[n_test:]]),
+            (pictures[order[:n_test]], boxes[order[:n_test]]))
+
+
+def add_own_boxes(images: torch.Tensor, boxes: torch.Tensor, own: tuple[torch.Tensor, torch.Tensor] | None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` and ``boxes`` with ``own`` (images, boxes) appended, repeated to about a fifth of the result
+    (at least once; it says so); unchanged when ``own`` is ``None`` or empty."""
+    if own is None or not len(own[0]):
+        return images, boxes
+    repeat = max(1, len(images) // (4 * len(own[0])))
+    print(f"training on {len(images)} canvases + {len(own[0])} of your images × {repeat}")
+    return torch.cat([images, own[0].repeat(repeat, 1, 1, 1)]), torch.cat([boxes, own[1].repeat(repeat, 1)])

@@ -1,7 +1,8 @@
 """Image sets: the :class:`ImageSet` every loader returns, folders of images, torchvision sets, value ranges.
 
 - :func:`load_dataset` is what a notebook calls: the embedded OpenMoji glyphs (``openmoji``)
-  when ``data_dir`` is ``None``, else the folder.
+  when ``data_dir`` is ``None``, else the folder (``max_images``: the first N); :func:`split_last` holds out
+  the last tenth.
 - :func:`load_image_folder` reads every image below a folder (PNG, JPEG, WebP, GIF, BMP;
   RGBA, palette and grayscale), skipping the unreadable ones with one warning;
   :func:`save_image_folder` writes a set back as PNGs.
@@ -226,13 +227,23 @@ def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Pat
                     source=f"torchvision {TORCHVISION_DATASETS[name]}")
 
 
-def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white") -> ImageSet:
-    """``data_dir=None`` is the embedded OpenMoji set (filtered by ``categories``); otherwise the folder."""
+def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white",
+                 max_images: int | None = None) -> ImageSet:
+    """``data_dir=None`` is the embedded OpenMoji set (filtered by ``categories``); otherwise the folder
+    (``categories`` is ignored). ``max_images``: only the first N images (``None``: all)."""
     if data_dir is None:
         from .openmoji import load_openmoji
 
-        return load_openmoji(image_size, categories=categories, background=background)
-    return load_image_folder(data_dir, image_size, background=background)
+        images = load_openmoji(image_size, categories=categories, background=background)
+    else:
+        images = load_image_folder(data_dir, image_size, background=background)
+    return images.subset(range(min(max_images, len(images)))) if max_images else images
+
+
+def split_last(images: torch.Tensor, fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(first, last)``: the last ``fraction`` of ``images`` (at least one) held out, the rest before them."""
+    split = max(1, int(len(images) * fraction))
+    return images[:-split], images[-split:]
 
 
 # --------------------------------------------------------------------------- value ranges

@@ -51,3 +51,12 @@ def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, *, s
     if omega.abs() < 1e-6:
         return (1 - t) * z0 + t * z1
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+@torch.no_grad()
+def generate_scales(generator: torch.nn.Module, noise: torch.Tensor) -> list[torch.Tensor]:
+    """Every scale a multi-scale generator draws for ``noise`` (smallest first), each uint8 on the CPU, the generator
+    in eval mode."""
+    device = next(generator.parameters()).device
+    with eval_mode(generator):
+        return [to_uint8(x).cpu() for x in generator(noise.to(device))]

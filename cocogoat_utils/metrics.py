@@ -14,6 +14,10 @@
   diversity falls far below the real data's is collapsing.
 - **Block artefact** (:func:`block_artifact`): how much more images change across the lines
   of a coarse pixel grid than inside its cells; a progressive generator's tell-tale.
+- **Sharpness** (:func:`sharpness`): the mean absolute Laplacian, fine detail; :func:`healthy_shares`: how
+  much of a run's loss curves stayed inside a band (the Cocogoat author's healthy BCE losses).
+- **Saturated pixels** (:func:`saturated_pixels`): the share of pixels at 0 or 255, an undertrained
+  diffusion model's black and white squares.
 
 The feature space is a small classifier trained offline on the embedded dataset's
 Unicode categories (``checkpoints/openmoji_classifier.pt``, trained by
@@ -302,3 +306,34 @@ def real_data_floor(images: torch.Tensor, *, feature_space: str = "auto", seed: 
     a, b = features[order[:half]], features[order[half:2 * half]]
     kid, kid_std = kernel_distance(a, b)
     return {"fd": frechet_distance(a, b), "kid": kid, "kid_std": kid_std, "n_per_half": half, "feature_space": name}
+
+
+def saturated_pixels(images: torch.Tensor) -> float:
+    """The share of pixels at 0 or 255 in any channel of uint8 ``images`` ``(N, C, H, W)``: an undertrained
+    diffusion model's black and white squares (and the glyphs' white background: compare with the real images)."""
+    return ((images == 0) | (images == 255)).any(dim=1).float().mean().item()
+
+
+def healthy_shares(history: dict, bands: dict[str, tuple[float, float]], *, start: float = 0.5,
+                   window: int | None = None) -> dict[str, float]:
+    """For each key of ``bands`` (key → (low, high), e.g. ``viz.HEALTHY_BCE``), the share of a trainer's ``history``
+    from ``start`` (a fraction of it; 0.5: the second half) on whose moving average over ``window`` entries
+    (default: a fiftieth of the history) lies inside ``[low, high]``."""
+    from .viz import smooth
+
+    steps = len(history["step"])
+    window = window or max(1, steps // 50)
+    shares = {}
+    for key, (low, high) in bands.items():
+        smoothed = smooth(history[key], window)[int(steps * start):]
+        shares[key] = float(((smoothed >= low) & (smoothed <= high)).mean())
+    return shares
+
+
+def sharpness(images: torch.Tensor) -> float:
+    """The mean absolute Laplacian of the images' grey levels in ``[-1, 1]``: how much edge and fine detail they
+    hold (divide by the real images' value: under 1, smoother than the real data)."""
+    from .data import to_float
+
+    laplacian = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], device=images.device)[None, None]
+    return F.conv2d(to_float(images).mean(1, keepdim=True), laplacian).abs().mean().item()

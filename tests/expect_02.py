@@ -1,23 +1,28 @@
 """What 02_DataAugmentator_Emboxer's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'augmented_written', 'canvas_size', 'canvases', 'crops_written', 'emboxer_seconds', 'emboxer_steps',
-        'feature_space', 'gan_seconds', 'held_out', 'iou50', 'iou75', 'mean_iou', 'metric_samples', 'own_boxes',
-        'own_scores', 'payoff', 'payoff_verdict', 'target_size'}
+KEYS = {'augmented_written', 'canvases', 'crops_written', 'emboxer_steps', 'feature_space', 'held_out', 'iou50',
+        'iou75', 'mean_iou', 'own_boxes', 'own_scores', 'params', 'payoff', 'payoff_verdict'}
+#: the run parameters the checks read from summary["params"]
+PARAMS = {'canvas_size', 'emboxer_seconds', 'gan_seconds', 'metric_samples', 'target_size'}
 
 
 def _check_payoff(summary: dict) -> None:
     """Both payoff runs trained for the same budget through train_for, scored, with their collapse status."""
+    assert PARAMS <= summary["params"].keys()
     assert set(summary["payoff"]) == {"plain", "augmented ×3"}
     plain, augmented = summary["payoff"]["plain"], summary["payoff"]["augmented ×3"]
     assert augmented["dataset"] == 3 * plain["dataset"]
     for row in (plain, augmented):
         assert row["steps"] >= 1 and row["images"] == 64 * row["steps"]
-        assert row["seconds"] >= summary["gan_seconds"] - 0.05, "a run stopped before its time budget"
+        assert row["seconds"] >= summary["params"]["gan_seconds"] - 0.05, "a run stopped before its time budget"
         assert isinstance(row["fd"], float) and row["fd"] > 0
         assert isinstance(row["collapsed"], bool) and row["collapse"], "the collapse status is missing"
     better = "plain" if plain["fd"] < augmented["fd"] else "augmented ×3"
-    assert f"{better} did better here" in summary["payoff_verdict"]
+    if plain["fd"] == augmented["fd"]:  # a few steps on a loaded CPU can leave both runs' uint8 samples identical
+        assert "the same FD" in summary["payoff_verdict"]
+    else:
+        assert f"{better} did better here" in summary["payoff_verdict"]
 
 
 def check(summary: dict) -> None:
@@ -31,6 +36,6 @@ def check(summary: dict) -> None:
 
 def check_gpu_shapes(summary: dict) -> None:
     """The gpu scale's shapes: 128 px canvases, 64 px crops and payoff DCGAN; everything still scored."""
-    assert summary["canvas_size"] == 128 and summary["target_size"] == 64
+    assert summary["params"]["canvas_size"] == 128 and summary["params"]["target_size"] == 64
     assert summary["crops_written"] == summary["held_out"] > 0
     _check_payoff(summary)

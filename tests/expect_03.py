@@ -2,22 +2,23 @@
 
 #: the keys it reports beyond the common ones
 KEYS = {'block_artifact', 'collapsed_levels', 'compared', 'dataset_size', 'fade_in_shows', 'feature_space', 'gp_lambda',
-        'image_size', 'images_per_phase', 'levels', 'loss', 'max_level', 'metric_samples', 'pixel_norm', 'plan',
-        'numeric_precision', 'resume_demo', 'shipped', 'verdicts'}
+        'image_size', 'levels', 'loss', 'params', 'pixel_norm', 'plan', 'numeric_precision', 'resume_demo', 'shipped',
+        'verdicts'}
 
 
 def _levels(summary: dict) -> None:
     """Every level trained, timed and scored, in the order of the plan, with the plan's images."""
-    sizes = [4 * 2**k for k in range(summary["max_level"] + 1)]
+    params = summary["params"]
+    sizes = [4 * 2**k for k in range(params["max_level"] + 1)]
     assert [row["resolution"] for row in summary["levels"]] == sizes
-    assert [row["level"] for row in summary["plan"]] == list(range(summary["max_level"] + 1))
+    assert [row["level"] for row in summary["plan"]] == list(range(params["max_level"] + 1))
     assert summary["image_size"] == sizes[-1]
     for row, plan in zip(summary["levels"], summary["plan"]):
         assert row["images"] == row["steps"] * plan["batch_size"] >= plan["fade_images"] + plan["stable_images"], row
-        assert plan["stable_images"] >= summary["images_per_phase"], plan
+        assert plan["stable_images"] >= params["images_per_phase"], plan
         assert isinstance(row["seconds"], float) and row["seconds"] > 0, row
         assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
-    assert [p["fade_images"] for p in summary["plan"]] == [0] + [summary["images_per_phase"]] * summary["max_level"]
+    assert [p["fade_images"] for p in summary["plan"]] == [0] + [params["images_per_phase"]] * params["max_level"]
 
 
 def _shipped(summary: dict) -> None:
@@ -50,7 +51,7 @@ def check(summary: dict) -> None:
 
 def check_gpu_shapes(summary: dict) -> None:
     """At the gpu row's shapes: five levels to 64×64, the gpu batch sizes, every level scored."""
-    assert summary["max_level"] == 4 and summary["image_size"] == 64
+    assert summary["params"]["max_level"] == 4 and summary["image_size"] == 64
     assert [p["batch_size"] for p in summary["plan"]] == [128, 128, 64, 64, 32]
     _levels(summary)
     _shipped(summary)

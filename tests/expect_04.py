@@ -1,9 +1,8 @@
 """What 04_Optimized_Cocogoat's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'batch_images', 'chosen_loss', 'dataset_size', 'every_scale_shows', 'feature_space', 'healthy_bce',
-        'image_size', 'metric_samples', 'numeric_precision', 'options', 'progressive_vs_multiscale', 'runs', 'scales',
-        'seconds_per_run', 'shipped', 'verdicts'}
+KEYS = {'chosen_loss', 'dataset_size', 'every_scale_shows', 'feature_space', 'healthy_bce', 'numeric_precision',
+        'options', 'params', 'progressive_vs_multiscale', 'runs', 'scales', 'shipped', 'verdicts'}
 
 TIPS = {"residual G": ("residual", True), "no BN in G": ("batch_norm", False), "dropout 0.2 in D": ("dropout", 0.2)}
 
@@ -15,7 +14,7 @@ def _number(value) -> bool:
 def _runs(summary: dict) -> dict:
     """Every run scored with its collapse status; the equal-time ones trained for the budget, the batch ones on equal images."""
     runs = {row["run"]: row for row in summary["runs"]}
-    chosen, budget = summary["chosen_loss"], summary["seconds_per_run"]
+    chosen, budget = summary["chosen_loss"], summary["params"]["seconds_per_run"]
     timed = [f"{loss}, per-scale D" for loss in ("bce", "rasgan", "rahinge")] + \
             [f"{chosen}, {d} D" for d in ("multi-scale", "U-Net")] + [f"{chosen}, {tip}" for tip in TIPS]
     batches = [f"{chosen}, batch {b}" for b in (4, 8, 16)]
@@ -30,7 +29,7 @@ def _runs(summary: dict) -> dict:
 
 def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
-    assert summary["scales"] == [4, 8, 16, summary["image_size"]] and summary["chosen_loss"] == "rasgan"
+    assert summary["scales"] == [4, 8, 16, summary["params"]["image_size"]] and summary["chosen_loss"] == "rasgan"
     runs = _runs(summary)
     chosen = summary["chosen_loss"]
     base = runs[f"{chosen}, per-scale D"]
@@ -42,8 +41,9 @@ def check(summary: dict) -> None:
     assert [runs[f"{chosen}, {d} D"]["discriminator"] for d in ("per-scale", "multi-scale", "U-Net")] == \
         ["per-scale", "multi-scale", "U-Net"] and len(summary["verdicts"]["discriminators"]) == 3
     batch = [runs[f"{chosen}, batch {b}"] for b in (4, 8, 16)]  # equal images, steps = images / batch
-    assert [r["steps"] for r in batch] == [summary["batch_images"] // b for b in (4, 8, 16)]
-    assert {r["images"] for r in batch} == {summary["batch_images"]} and "batch size" in summary["verdicts"]["batch"]
+    assert [r["steps"] for r in batch] == [summary["params"]["batch_images"] // b for b in (4, 8, 16)]
+    assert {r["images"] for r in batch} == {summary["params"]["batch_images"]}
+    assert "batch size" in summary["verdicts"]["batch"]
     healthy = summary["healthy_bce"]
     assert set(healthy) == {"d_loss", "g_loss"} and all(0 <= v <= 1 for v in healthy.values())
     _progressive(summary)
@@ -67,6 +67,6 @@ def _progressive(summary: dict) -> None:
 
 def check_gpu_shapes(summary: dict) -> None:
     """At the gpu row's 64 px: five scales, every run and both sides of section 6 trained and scored."""
-    assert summary["image_size"] == 64 and summary["scales"] == [4, 8, 16, 32, 64]
+    assert summary["params"]["image_size"] == 64 and summary["scales"] == [4, 8, 16, 32, 64]
     _runs(summary)
     _progressive(summary)

@@ -1,22 +1,21 @@
 """What 05_Prototype_LSTM's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'comparison', 'dataset_size', 'feature_space', 'inpaint_seconds', 'inpainting', 'mean_colour_l1',
-        'metric_samples', 'seconds_per_model', 'shipped', 'sizes', 'verdict'}
+KEYS = {'comparison', 'dataset_size', 'feature_space', 'inpainting', 'mean_colour_l1', 'params', 'shipped', 'verdict'}
 
 
 def _check_comparison(summary: dict) -> None:
-    rows = summary["comparison"]
-    assert [(r["size"], r["model"]) for r in rows] == [(s, k) for s in summary["sizes"]
+    rows, params = summary["comparison"], summary["params"]
+    assert [(r["size"], r["model"]) for r in rows] == [(s, k) for s in params["sizes"]
                                                        for k in ("dcgan", "lstm", "two-stage")], rows
     for row in rows:  # every generator trained for its seconds and was scored, collapse included
         assert row["steps"] >= 1 and row["images"] >= row["steps"], row
-        assert row["seconds"] >= summary["seconds_per_model"] and row["samples_per_second"] > 0, row
+        assert row["seconds"] >= params["seconds_per_model"] and row["samples_per_second"] > 0, row
         assert isinstance(row["fd"], float) and row["fd"] == row["fd"] and row["fd"] > 0, row
         assert isinstance(row["collapsed"], bool) and row["collapse"], row
         assert row["collapsed"] == (row["diversity_ratio"] < 0.5), row
-        assert row["metric_samples"] == summary["metric_samples"], row
-    for size in summary["sizes"]:  # equal parameters within 5 %
+        assert row["metric_samples"] == params["metric_samples"], row
+    for size in params["sizes"]:  # equal parameters within 5 %
         counts = {r["model"]: r["parameters"] for r in rows if r["size"] == size}
         assert all(abs(n - counts["lstm"]) < 0.05 * counts["lstm"] for n in counts.values()), counts
 
@@ -27,7 +26,7 @@ def _check_inpainting(summary: dict) -> None:
     lstm = inpainting["lstm"]["parameters"]
     for middle, row in inpainting.items():  # equal size (within 5 %) and equal time, each scored in the hole
         assert abs(row["parameters"] - lstm) < 0.05 * lstm, (middle, row)
-        assert row["steps"] >= 1 and row["seconds"] >= summary["inpaint_seconds"], (middle, row)
+        assert row["steps"] >= 1 and row["seconds"] >= summary["params"]["inpaint_seconds"], (middle, row)
         assert 0 < row["l1"] < 2 and row["psnr"] > 0, (middle, row)
 
 
@@ -36,7 +35,7 @@ def check(summary: dict) -> None:
     _check_comparison(summary)
     _check_inpainting(summary)
     # per size: LSTM and two-stage against the DCGAN; then recomposition, the shipped pair and the overall line
-    assert len(summary["verdict"]) == len(summary["sizes"]) * 2 + 3, summary["verdict"]
+    assert len(summary["verdict"]) == len(summary["params"]["sizes"]) * 2 + 3, summary["verdict"]
     assert summary["verdict"][-1].startswith("Overall:")
     shipped = {r["model"] for r in summary["shipped"]}
     assert not shipped or shipped <= {"this run: lstm", "shipped lstm", "this run: dcgan", "shipped lstm-baseline"}
@@ -46,6 +45,6 @@ def check(summary: dict) -> None:
 
 def check_gpu_shapes(summary: dict) -> None:
     """The gpu row's shapes: both sizes trained and scored, the inpainters at the smallest size."""
-    assert summary["sizes"] == [32, 64]
+    assert summary["params"]["sizes"] == [32, 64]
     _check_comparison(summary)
     _check_inpainting(summary)

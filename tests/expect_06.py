@@ -1,18 +1,19 @@
 """What 06_Diffusion's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'T', 'budget_seconds', 'dataset_size', 'ddim_speedup', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves',
-        'feature_space', 'final_loss', 'image_size', 'images_seen', 'metric_samples', 'pictures_from', 'resolutions',
-        'samplers', 'saturated_pixels', 'schedule', 'shipped', 'stability_verdict', 'step_ceiling', 'steps'}
+KEYS = {'dataset_size', 'ddim_speedup', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves', 'feature_space',
+        'final_loss', 'images_seen', 'params', 'pictures_from', 'resolutions', 'samplers', 'saturated_pixels',
+        'shipped', 'stability_verdict', 'steps'}
 
 
 def _check_training(summary: dict) -> None:
+    params = summary["params"]
     for row in summary["resolutions"]:  # each resolution trained for its seconds and was scored, collapse included
         assert row["steps"] >= 1 and row["images"] >= row["steps"], row
-        assert row["seconds"] >= summary["budget_seconds"] or row["steps"] == summary["step_ceiling"], row  # time or ceiling
+        assert row["seconds"] >= params["seconds"] or row["steps"] == params["steps"], row  # time or ceiling
         assert isinstance(row["fd"], float) and row["fd"] == row["fd"] and isinstance(row["collapsed"], bool), row
         assert row["evaluations"] and row["evaluations"][-1]["step"] == row["steps"], row
-    assert summary["resolutions"][0]["image_size"] == summary["image_size"]
+    assert summary["resolutions"][0]["image_size"] == params["image_size"]
     assert summary["steps"] == summary["resolutions"][0]["steps"] and summary["final_loss"] == summary["final_loss"]
 
 
@@ -20,9 +21,10 @@ def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
     _check_training(summary)
     names = [row["sampler"] for row in summary["samplers"]]  # DDPM over the whole chain first, then each DDIM
-    assert names[0] == f"DDPM-{summary['T']}" and len(names) > 1 and all(n.startswith("DDIM-") for n in names[1:]), names
+    assert names[0] == f"DDPM-{summary['params']['T']}", names
+    assert len(names) > 1 and all(n.startswith("DDIM-") for n in names[1:]), names
     for row in summary["samplers"]:  # every sampler scored, its diversity and collapse flag beside FD and time
-        assert row["images"] == summary["metric_samples"] and row["images_per_second"] > 0
+        assert row["images"] == summary["params"]["metric_samples"] and row["images_per_second"] > 0
         assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
         assert isinstance(row["diversity_ratio"], float) and row["collapsed"] == (row["diversity_ratio"] < 0.5), row
     assert summary["ddim_speedup"] > 1.5, "DDIM with a fraction of the steps must be clearly faster"

@@ -4,19 +4,18 @@ from notebook_runs import shipped_fits
 
 
 #: the keys it reports beyond the common ones
-KEYS = {'arch', 'batch_size', 'best_fd', 'best_step', 'budget_seconds', 'collapse', 'collapse_step', 'collapsed',
-        'dataset', 'dataset_size', 'diversity_ratio', 'epoch_scale', 'fd', 'fd_floor_real_halves', 'feature_space',
+KEYS = {'arch', 'best_fd', 'best_step', 'collapse', 'collapse_step', 'collapsed',
+        'dataset', 'dataset_size', 'diversity_ratio', 'fd', 'fd_floor_real_halves', 'feature_space',
         'final_d_fake', 'final_d_loss', 'final_d_real', 'final_g_loss', 'hand_step_matches', 'healthy_share_d',
-        'healthy_share_g', 'hires', 'image_size', 'images_seen', 'kid', 'kid_std', 'metric_samples', 'normalisation',
-        'precision', 'recall', 'samples_png', 'sharpness_ratio', 'shipped_fd', 'shipped_shown', 'steps',
-        'train_images', 'train_seconds', 'training_gif', 'tricks', 'truncation_png',
-        'tutorial_runs'}
+        'healthy_share_g', 'hires', 'images_seen', 'kid', 'kid_std', 'metric_samples', 'normalisation',
+        'params', 'precision', 'recall', 'sharpness_ratio', 'shipped_fd', 'shipped_shown', 'steps',
+        'train_images', 'train_seconds', 'tricks', 'tutorial_runs'}
 
 
 def _check_common(summary: dict) -> None:
     assert summary["hand_step_matches"] is True  # the D and G steps written out == GANTrainer.train_step
     assert summary["train_images"] == 3 * summary["dataset_size"]  # augmentation ×3
-    assert summary["images_seen"] == summary["steps"] * summary["batch_size"]
+    assert summary["images_seen"] == summary["steps"] * summary["params"]["batch_size"]
     assert 0 <= summary["healthy_share_d"] <= 1 and 0 <= summary["healthy_share_g"] <= 1
     assert isinstance(summary["collapsed"], bool) and summary["collapse"]
     tricks = summary["tricks"]
@@ -29,8 +28,8 @@ def _check_common(summary: dict) -> None:
     runs = summary["tutorial_runs"]
     assert runs["lr_0028_100ep"]["images"] == 2 * runs["lr_00275_50ep"]["images"]  # 100 vs 50 epochs, same fraction
     assert runs["own_50ep"]["images"] == runs["lr_00275_50ep"]["images"]
-    assert abs(runs["lr_00275_50ep"]["epochs"] - 50 * summary["epoch_scale"]) < 0.1
-    assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["image_size"])
+    assert abs(runs["lr_00275_50ep"]["epochs"] - 50 * summary["params"]["epoch_scale"]) < 0.1
+    assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["params"]["image_size"])
     assert summary["sharpness_ratio"] > 0
 
 
@@ -38,7 +37,7 @@ def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
     _check_common(summary)
     assert summary["numeric_precision"] in ("bf16", "fp16", "fp32")  # finish_run's common key
-    assert summary["image_size"] == 32 and summary["steps"] == 30
+    assert summary["params"]["image_size"] == 32 and summary["steps"] == 30
     assert summary["hires"] is None  # the 128 px section trains at gpu scale only
     assert summary["fd"] is not None and summary["fd_floor_real_halves"] is not None
     assert summary["fd"] > summary["fd_floor_real_halves"]
@@ -47,6 +46,7 @@ def check(summary: dict) -> None:
 def check_gpu_shapes(summary: dict) -> None:
     """At the gpu scale's shapes: 64 px, and the 128 px section runs (a few steps)."""
     _check_common(summary)
-    assert summary["image_size"] == 64
+    assert summary["params"]["image_size"] == 64
     assert summary["hires"] is not None and summary["hires"]["steps"] == 3
     assert "samples_hires.png" in summary["artifacts"]
+    assert {"samples.png", "training.gif", "truncation.png", "losses.png"} <= set(summary["artifacts"])

@@ -17,6 +17,7 @@ linear layer per step and a reshape bring the sequence back to ``C × H × W``.
   self-attention (:class:`SelfAttentionMixer`, his alternative to the LSTM) or a conv-only
   middle, so that the three can be compared (the holes and the loss are in ``train.inpaint``).
 - :func:`match_parameters`: the width that gives a competitor the same parameter count.
+- :func:`trace_shapes`: each stage's input and output shape in one forward pass (forward hooks).
 
 Every generator takes noise ``(B, latent_dim)`` and returns ``(B, C, S, S)`` in
 ``[-1, 1]``, so it trains with the shared :class:`~cocogoat_utils.train.GANTrainer`
@@ -248,3 +249,18 @@ def match_parameters(make, budget: int, *, extra: int = 0, multiple: int = 8, la
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(multiple * mid) < budget else (lo, mid)
     return make(min(multiple * lo, multiple * hi, key=lambda w: abs(count(w) - budget)))
+
+
+def trace_shapes(model: nn.Module, stages: dict[str, nn.Module], *inputs: torch.Tensor) -> list[tuple]:
+    """Run ``model(*inputs)`` with a forward hook on each of ``stages`` (name → sub-module) and return
+    ``(name, input shape, output shape)`` in the order the stages ran; the hooks are removed afterwards."""
+    trace, hooks = [], []
+    for name, module in stages.items():
+        hooks.append(module.register_forward_hook(
+            lambda m, args, out, name=name: trace.append((name, tuple(args[0].shape), tuple(out.shape)))))
+    try:
+        model(*inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return trace

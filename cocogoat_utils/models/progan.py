@@ -162,3 +162,31 @@ def set_level(level: int, alpha: float, *models: _Growing | None) -> None:
     for model in models:
         if model is not None:
             model.set_level(level, alpha)
+
+
+def level_parameters(generator: ProGenerator, discriminator: ProDiscriminator) -> list[dict]:
+    """One row per level: its ``resolution``, its block's ``channels`` and the parameters each network uses at that
+    level (G: stem, blocks up to it and its ``toRGB``; D: its ``fromRGB``, blocks down from it and the head)."""
+    def count(modules) -> int:
+        return sum(w.numel() for m in modules for w in m.parameters())
+
+    channels = level_channels(generator.max_level, generator.config["width"])
+    return [{"level": k, "resolution": resolution(k), "channels": channels[k],
+             "G params used": count([generator.stem, *generator.blocks[:k], generator.to_rgb[k]]),
+             "D params used": count([discriminator.head, *discriminator.blocks[:k], discriminator.from_rgb[k]])}
+            for k in range(generator.max_level + 1)]
+
+
+@torch.no_grad()
+def fade_in_frames(generator: ProGenerator, noise: torch.Tensor, alphas: list[float]) -> list[torch.Tensor]:
+    """The generator's images for ``noise`` at its top level with ``alpha`` set to each of ``alphas`` (float in
+    ``[-1, 1]``, on the CPU), in eval mode; the generator is left at ``alpha = 1``."""
+    from ..runtime import eval_mode
+
+    top, frames = generator.level, []
+    with eval_mode(generator):
+        for alpha in alphas:
+            generator.set_level(top, alpha)
+            frames.append(generator(noise).float().clamp(-1, 1).cpu())
+    generator.set_level(top, 1.0)
+    return frames

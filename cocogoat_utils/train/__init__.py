@@ -6,13 +6,14 @@ short task-specific loops: classifiers (``classifier``), inpainters (``inpaint``
 Everything is re-exported here: ``from cocogoat_utils.train import GANTrainer, train_classifier``.
 """
 
-from .callbacks import LiveLossPlot, PerScaleLosses, QualityTracker, SampleGridSaver, ScaleGridSaver, TensorBoardLogger
+from .callbacks import (DieAt, LiveLossPlot, PerScaleLosses, QualityTracker, SampleGridSaver, ScaleGridSaver, ShadowEMA,
+                        TensorBoardLogger)
 from .classifier import (information_maximisation_loss, predict, prediction_spread, pretrain_information_max,
                          pseudo_label, self_train, train_classifier)
 from .diffusion import DiffusionTrainConfig, DiffusionTrainer
-from .emboxer import box_scores, predict_boxes, train_emboxer
+from .emboxer import box_scores, evaluate_boxes, predict_boxes, train_emboxer
 from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
-from .inpaint import evaluate_inpainter, fill_holes, train_inpainter
+from .inpaint import evaluate_inpainter, fill_holes, inpainting_row, mean_colour_l1, train_inpainter
 from .loop import Callback, ConfigMismatch, TrainConfig, Trainer
 from .optim import EMA, PrecisionStep, make_adam
 from .progressive import FadeIn, LevelPlan, ProgressiveTrainer, level_plan
@@ -21,6 +22,8 @@ from ..runtime import eval_mode
 __all__ = ["Callback", "ConfigMismatch", "TrainConfig", "Trainer", "DiffusionTrainConfig", "DiffusionTrainer", "EMA", "PrecisionStep",
            "HISTORY_KEYS", "GANTrainConfig", "GANTrainer", "eval_mode", "make_adam", "predict", "pseudo_label", "information_maximisation_loss",
            "prediction_spread", "pretrain_information_max",
-           "self_train", "train_classifier", "evaluate_inpainter", "fill_holes", "train_inpainter", "box_scores",
-           "predict_boxes", "train_emboxer", "FadeIn", "LevelPlan", "ProgressiveTrainer", "level_plan",
-           "LiveLossPlot", "PerScaleLosses", "QualityTracker", "SampleGridSaver", "ScaleGridSaver", "TensorBoardLogger"]
+           "self_train", "train_classifier", "evaluate_inpainter", "fill_holes", "inpainting_row", "mean_colour_l1",
+           "train_inpainter", "box_scores",
+           "evaluate_boxes", "predict_boxes", "train_emboxer", "FadeIn", "LevelPlan", "ProgressiveTrainer", "level_plan",
+           "DieAt", "LiveLossPlot", "PerScaleLosses", "QualityTracker", "SampleGridSaver", "ScaleGridSaver", "ShadowEMA",
+           "TensorBoardLogger"]

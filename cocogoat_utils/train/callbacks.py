@@ -10,6 +10,8 @@ Every one is a :class:`~cocogoat_utils.train.loop.Callback` and works with any t
   diversity is under the threshold (``metrics.collapse_status``); its record survives a resume;
 - :class:`PerScaleLosses`: each scale's discriminator loss, for a per-scale discriminator;
 - :class:`TensorBoardLogger` (``config.tensorboard=True`` adds one).
+- :class:`ShadowEMA`: a second average of the weights (without warm-up by default), beside the trainer's.
+- :class:`DieAt`: raises at a given step, a stand-in for a kernel that dies (resume demonstrations).
 """
 
 from __future__ import annotations
@@ -84,6 +86,14 @@ class SampleGridSaver(Callback):
     def frames(self) -> list[Path]:
         """The saved grids, in step order."""
         return sorted(self.folder.glob("step_*.png"))
+
+    def gif(self, path: str | Path, **options) -> Path:
+        """The saved grids as an animated GIF at ``path``, each frame labelled with its step (``viz.save_gif``'s
+        ``options``); returns the path."""
+        from ..viz import save_gif
+
+        frames = self.frames()
+        return save_gif(frames, path, labels=[f"step {int(f.stem.split('_')[1])}" for f in frames], **options)
 
 
 class ScaleGridSaver(SampleGridSaver):
@@ -236,3 +246,35 @@ class TensorBoardLogger(Callback):
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+class ShadowEMA(Callback):
+    """A second average of ``model``'s weights, updated after every step like a trainer's own — by default without
+    warm-up, to compare with the trainer's average that has one. Its state survives a resume."""
+
+    def __init__(self, model, decay: float, *, warmup: bool = False) -> None:
+        from .optim import EMA
+
+        self.ema = EMA(model, decay, warmup=warmup)
+
+    def on_step_end(self, trainer) -> None:
+        self.ema.update_parameters(trainer.model)
+
+    def state_dict(self) -> dict:
+        return {"ema": self.ema.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ema.load_state_dict(state["ema"])
+
+
+class DieAt(Callback):
+    """Stands in for a kernel that dies: raises ``InterruptedError`` as step ``step`` starts (at ``level`` of a
+    progressive run when given, read from ``trainer.generator.level``), to show what a resume recovers."""
+
+    def __init__(self, step: int, *, level: int | None = None) -> None:
+        self.step, self.level = step, level
+
+    def on_step_start(self, trainer) -> None:
+        if trainer.step == self.step and (self.level is None or trainer.generator.level == self.level):
+            where = f" of level {self.level}" if self.level is not None else ""
+            raise InterruptedError(f"at step {self.step}{where}")

@@ -8,7 +8,8 @@ The whole labelled set lives on the device; batches are drawn there by permutati
 - :func:`pseudo_label`, :func:`self_train`: pseudo-labels and self-training rounds;
 - :func:`information_maximisation_loss`, :func:`pretrain_information_max`: self-supervised pretraining on
   unlabelled images that minimises the per-image entropy without collapsing to one class;
-- :func:`prediction_spread`: how the predictions spread over the classes (one class only: collapsed).
+- :func:`prediction_spread`: how the predictions spread over the classes (one class only: collapsed);
+  :func:`collapsed_models` names the models whose predictions collapsed.
 """
 
 from __future__ import annotations
@@ -360,3 +361,10 @@ def prediction_spread(predicted: torch.Tensor, num_classes: int) -> dict:
     used = int((counts > 0).sum())
     return {"classes_used": used, "largest_share": shares.max().item(),
             "balance": entropy / math.log(num_classes) if num_classes > 1 else 1.0, "collapsed": used <= 1}
+
+
+def collapsed_models(models: dict[str, nn.Module], images: torch.Tensor, num_classes: int) -> str:
+    """The names (comma-separated) of the ``models`` that put every one of ``images`` in one class
+    (:func:`prediction_spread`), or ``"none"``."""
+    return ", ".join(name for name, model in models.items()
+                     if prediction_spread(predict(model, images).argmax(1), num_classes)["collapsed"]) or "none"

@@ -1,4 +1,4 @@
-"""Training the Emboxer (one box per image) and scoring its boxes by IoU."""
+"""Training the Emboxer (one box per image) and scoring its boxes by IoU (:func:`evaluate_boxes`: predict, score, say)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,14 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
     history["step"] = list(range(1, len(losses) + 1))
     history["loss"] = torch.stack(losses).tolist()
     return history
+
+
+def evaluate_boxes(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, what: str
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The model's boxes for ``images`` and their :func:`box_scores` against ``boxes``, with the scores printed
+    after ``what`` (``"held out: mean IoU 0.712; IoU ≥ 0.5: 84.0%; IoU ≥ 0.75: 41.0%"``)."""
+    predicted = predict_boxes(model, images)
+    scores = box_scores(predicted, boxes)
+    print(f"{what}: mean IoU {scores['mean_iou']:.3f}; IoU ≥ 0.5: {scores['iou50']:.1%}; "
+          f"IoU ≥ 0.75: {scores['iou75']:.1%}")
+    return predicted, scores

@@ -3,6 +3,7 @@
 Every image of every batch gets its own square hole (:func:`box_masks`); the loss and the scores
 count only the pixels in the hole (:func:`masked_l1`): outside it the inpainter copies its input,
 so whole-image scores would flatter it.
+:func:`inpainting_row` is one row of a comparison; :func:`mean_colour_l1` the baseline to read it against.
 """
 
 from __future__ import annotations
@@ -107,3 +108,18 @@ def fill_holes(model: nn.Module, images: torch.Tensor, *, fraction: float = 0.25
     filled = model(masked, mask)
     model.train(was_training)
     return masked.cpu(), filled.cpu()
+
+
+def inpainting_row(model: nn.Module, history: dict, images: torch.Tensor, *, fraction: float = 0.25) -> dict:
+    """One row of an inpainter comparison: its parameters, the steps and seconds of ``history`` (what
+    :func:`train_inpainter` returned), and its L1 (4 decimals) and PSNR (2) on ``images`` (:func:`evaluate_inpainter`)."""
+    scores = evaluate_inpainter(model, images, fraction=fraction)
+    return {"parameters": sum(p.numel() for p in model.parameters()), "steps": len(history["loss"]),
+            "seconds": round(history["seconds"][0], 1), "l1": round(scores["l1"], 4), "psnr": round(scores["psnr"], 2)}
+
+
+def mean_colour_l1(train_images: torch.Tensor, test_images: torch.Tensor) -> float:
+    """The L1 error (images in ``[-1, 1]``) of filling every pixel of ``test_images`` with the training set's mean
+    colour: the baseline an inpainter's L1 in the hole is read against."""
+    mean = to_float(train_images).mean(dim=(0, 2, 3), keepdim=True)
+    return (to_float(test_images) - mean).abs().mean().item()

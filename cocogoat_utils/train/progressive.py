@@ -204,7 +204,7 @@ class ProgressiveTrainer:
         set_level(plan.level, plan.alpha(trainer.step), self.generator, self.discriminator, trainer.sampler)
         result = {"level": plan.level, "resolution": plan.resolution, "steps": trainer.step,
                   "fade_steps": plan.fade_steps, "images": trainer.step * plan.batch_size,
-                  "seconds": round(trainer.elapsed, 1), "wall_seconds": round(time.perf_counter() - started, 1),
+                  "seconds": round(trainer.elapsed, 2), "wall_seconds": round(time.perf_counter() - started, 1),
                   "history": trainer.history,
                   "metrics": tracker[0].last or None if tracker else None, "samples": trainer.sample()}
         self.results = [r for r in self.results if r["level"] != plan.level] + [result]

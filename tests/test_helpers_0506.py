@@ -1,0 +1,249 @@
+"""The helpers notebooks 05 (LSTM prototype) and 06 (diffusion) call: pictures, verdicts, trainer plumbing, small scores."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from cocogoat_utils import experiment, viz  # noqa: E402
+from cocogoat_utils.data import ImageSet, load_dataset, split_last  # noqa: E402
+from cocogoat_utils.diffusion import NoiseSchedule  # noqa: E402
+from cocogoat_utils.experiment import Run  # noqa: E402
+from cocogoat_utils.metrics import saturated_pixels  # noqa: E402
+from cocogoat_utils.models.lstm_gan import Inpainter, trace_shapes  # noqa: E402
+from cocogoat_utils.train import ShadowEMA, inpainting_row, mean_colour_l1  # noqa: E402
+
+
+def _run(tmp_path, **params) -> Run:
+    return Run("99_Test", "smoke", params, tmp_path, torch.device("cpu"), "fp32", 0)
+
+
+def _images(n: int, size: int = 8) -> torch.Tensor:
+    return torch.randint(0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(n), dtype=torch.uint8)
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_load_dataset_keeps_the_first_max_images():
+    full = load_dataset(None, 32, categories=["animals"])
+    few = load_dataset(None, 32, categories=["animals"], max_images=5)
+    assert len(few) == 5 and torch.equal(few.images, full.images[:5]) and few.names == full.names[:5]
+    assert len(load_dataset(None, 32, categories=["animals"], max_images=10**6)) == len(full)
+
+
+def test_split_last_holds_out_the_last_tenth_and_at_least_one():
+    images = torch.arange(25)
+    first, last = split_last(images)
+    assert last.tolist() == [23, 24] and first.tolist() == list(range(23))
+    first, last = split_last(torch.arange(5))
+    assert last.tolist() == [4] and len(first) == 4
+
+
+# ------------------------------------------------------------------ viz
+
+
+def test_show_grids_draws_one_titled_panel_each():
+    fig = viz.show_grids({"a": _images(4), "b": _images(2), "c": _images(3)}, panel_size=(2, 3))
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    assert tuple(fig.get_size_inches()) == (6, 3)
+    matplotlib.pyplot.close(fig)
+
+
+def test_plot_loss_row_and_plot_curves():
+    history = {"step": [1, 2, 3, 4], "d_loss": [1.0, 1.2, 1.1, 1.3], "g_loss": [2.0, 1.5, 1.4, 1.6]}
+    fig = viz.plot_loss_row({"x": history, "y": history}, healthy=viz.HEALTHY_BCE)
+    assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
+    ax = viz.plot_curves({"one": [1.0, 2.0, 3.0], "two": [3.0, 2.0]}, window=2, ylabel="L1")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["one", "two"]
+    assert ax.lines[0].get_ydata().tolist() == [1.0, 1.5, 2.5] and ax.get_ylabel() == "L1"
+    matplotlib.pyplot.close("all")
+
+
+def test_plot_sequence_view_marks_the_step_and_the_channels():
+    image = torch.rand(3, 8, 8) * 2 - 1
+    table = image.permute(1, 0, 2).reshape(8, 24)
+    fig = viz.plot_sequence_view(image, table, step=5)
+    assert fig.axes[0].get_title() == "the image (3, 8, 8)"
+    assert "8 steps" in fig.axes[1].get_title() and "24 features" in fig.axes[1].get_title()
+    assert "rows 0–5" in fig.axes[2].get_title()
+    shown = fig.axes[2].images[0].get_array()
+    assert shown.mask[6:].all() and not shown.mask[:6].any()  # the rows after the step are not seen yet
+    matplotlib.pyplot.close(fig)
+
+
+def test_plot_forward_process_and_loss_and_diversity():
+    schedules = {kind: NoiseSchedule.make(kind, 50) for kind in ("linear", "cosine")}
+    x0 = torch.zeros(3, 3, 8, 8)
+    fig = viz.plot_forward_process(x0, schedules, [0, 10, 49], torch.randn(3, 3, 8, 8))
+    assert fig.axes[0].get_title() == "linear: t = 0, 10, 49" and len(fig.axes[2].lines) == 2
+    history = {"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}
+    fig = viz.plot_loss_and_diversity({"32 px": history}, {"32 px": [{"step": 3, "diversity_ratio": 0.8}]})
+    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.8] and fig.axes[1].lines[1].get_ydata()[0] == 0.5
+    matplotlib.pyplot.close("all")
+
+
+# ------------------------------------------------------------------ metrics, models, training helpers
+
+
+def test_saturated_pixels_counts_a_pixel_once_whatever_its_channels():
+    images = torch.full((1, 3, 2, 2), 128, dtype=torch.uint8)
+    images[0, :, 0, 0] = 255  # every channel saturated: one pixel
+    images[0, 1, 1, 1] = 0  # one channel: also one pixel
+    assert saturated_pixels(images) == 0.5
+
+
+def test_trace_shapes_follows_the_stages_and_removes_its_hooks():
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    trace = trace_shapes(model, {"first": model[0], "last": model[2]}, torch.zeros(5, 4))
+    assert trace == [("first", (5, 4), (5, 6)), ("last", (5, 6), (5, 2))]
+    assert not model[0]._forward_hooks and not model[2]._forward_hooks
+
+
+def test_shadow_ema_averages_without_warm_up_and_keeps_its_state():
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.ones_(model.weight)
+    shadow = ShadowEMA(model, 0.5)
+    nn.init.zeros_(model.weight)
+
+    class FakeTrainer:
+        pass
+
+    trainer = FakeTrainer()
+    trainer.model = model
+    shadow.on_step_end(trainer)
+    shadow.on_step_end(trainer)
+    assert shadow.ema.module.weight.item() == pytest.approx(0.25)  # 0.5², no warm-up
+    other = ShadowEMA(model, 0.5)
+    other.load_state_dict(shadow.state_dict())
+    assert other.ema.module.weight.item() == pytest.approx(0.25)
+
+
+def test_inpainting_row_and_the_mean_colour_baseline():
+    torch.manual_seed(0)
+    model = Inpainter(image_size=8, middle="conv", features=4)
+    row = inpainting_row(model, {"loss": [0.5, 0.4, 0.3], "seconds": [1.234]}, _images(4), fraction=0.25)
+    assert row["steps"] == 3 and row["seconds"] == 1.2 and row["parameters"] == sum(p.numel() for p in model.parameters())
+    assert row["l1"] == round(row["l1"], 4) and 0 < row["l1"] < 2 and row["psnr"] > 0
+    black, white = torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.full((2, 3, 4, 4), 255, dtype=torch.uint8)
+    assert mean_colour_l1(black, white) == pytest.approx(2.0)  # -1 against +1
+    assert mean_colour_l1(torch.cat([black, white]), white) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ experiment
+
+
+class _Quality:
+    feature_space = "fake"
+
+    def evaluate(self, images):
+        return {"fd": float(len(images)), "kid": 0.1, "precision": 0.5, "recall": 0.4, "diversity_ratio": 0.9,
+                "collapsed": False}
+
+
+def test_scored_timed_mean_last_and_print_bullets(capsys):
+    row = experiment.scored(_images(3), _Quality(), ("fd", "collapsed"), run="a")
+    assert row == {"run": "a", "fd": 3.0, "collapsed": False}
+    assert experiment.scored(_images(3), None, run="b", images=3) == {"run": "b", "images": 3, "fd": None, "kid": None,
+                                                                      "precision": None, "recall": None,
+                                                                      "diversity_ratio": None, "collapsed": None}
+    assert experiment.timed(sum, [1, 2, 3])[0] == 6 and experiment.timed(sum, [])[1] >= 0
+    assert experiment.mean_last([9.0] + [1.0] * 10) == 1.0 and experiment.mean_last([2.0, 4.0]) == 3.0
+    experiment.print_bullets(["one", "two"])
+    assert capsys.readouterr().out == "• one\n• two\n"
+
+
+def test_draws_per_second_times_generate():
+    class Fake:
+        calls = []
+
+        def generate(self, n, *, seed):
+            self.calls.append(n)
+
+    fake = Fake()
+    assert experiment.draws_per_second(fake, n=64) > 0 and fake.calls == [32, 64]
+
+
+def _row(run, fd, **extra):
+    return {"run": run, "fd": fd, "collapsed": False, "collapse": "not collapsed", "steps": 10,
+            "diversity_ratio": 0.9, **extra}
+
+
+def test_lstm_verdict_counts_the_duels():
+    rows = [_row("32px dcgan", 50.0, size=32, model="dcgan", samples_per_second=100.0),
+            _row("32px lstm", 40.0, size=32, model="lstm", samples_per_second=50.0),
+            _row("32px two-stage", 60.0, size=32, model="two-stage", samples_per_second=80.0)]
+    inpainting = {m: {"l1": l1, "psnr": 10.0, "steps": 5} for m, l1 in (("lstm", 0.3), ("attention", 0.2), ("conv", 0.4))}
+    lines = experiment.lstm_verdict(rows, inpainting, [], "no verdict on the shipped pair: lstm not loaded")
+    assert len(lines) == 5 and "32px lstm did better" in lines[0] and "0.50× as fast" in lines[0]
+    assert "the attention inpainter filled the hole" in lines[2] and "LSTM ranked 2 of 3" in lines[2]
+    assert lines[-1].startswith("Overall: the LSTM generator scored a lower FD than the parameter-matched DCGAN in 1 of 1")
+    shipped = [{"model": "shipped lstm", "fd": 30.0}, {"model": "shipped lstm-baseline", "fd": 20.0}]
+    assert lines != experiment.lstm_verdict(rows, inpainting, shipped, "x")
+    assert experiment.lstm_verdict(rows, inpainting, shipped, "x")[-1].endswith("there the DCGAN won.")
+
+
+def test_pair_verdict_or_why_not():
+    assert experiment.pair_verdict({}, [], "a", "b") == "no verdict on the shipped pair: a, b not loaded"
+
+    class Shipped:
+        record = {"wall_minutes": 5, "steps": 1000}
+
+    rows = [{"model": "shipped a", "fd": 10.0}, {"model": "shipped b", "fd": 20.0}]
+    text = experiment.pair_verdict({"a": Shipped(), "b": Shipped()}, rows, "a", "b")
+    assert text.startswith("shipped, same recipe and budget (a: 5 min, 1,000 steps; b: 5 min, 1,000 steps)")
+    assert "shipped a did better" in text
+    assert experiment.pair_verdict({"a": Shipped(), "b": Shipped()}, [], "a", "b").endswith("no scores")
+
+
+def test_sampler_lines_compare_each_with_the_first():
+    ref = {"sampler": "DDPM-100", "images_per_second": 10.0, "fd": 20.0, "diversity_ratio": 1.0, "collapsed": False}
+    fast = {"sampler": "DDIM-10", "images_per_second": 100.0, "fd": 30.0, "diversity_ratio": 0.4, "collapsed": True}
+    (line,) = experiment.sampler_lines([ref, fast])
+    assert line.startswith("DDIM-10: 10.0× faster than DDPM-100, FD 1.50× its FD") and "60% less varied" in line
+    assert "; collapsed" in line
+    assert experiment.sampler_lines([{**ref, "fd": None}, fast]) == []
+
+
+def test_resolution_verdict_branches():
+    low = _row("32 px", 20.0)
+    assert experiment.resolution_verdict([low], seconds=5, scale="smoke", scored=True).startswith("skipped at smoke")
+    top = _row("64 px", 30.0, diversity_ratio=0.5)
+    assert experiment.resolution_verdict([low, top], seconds=5, scale="gpu", scored=False).startswith("no quality")
+    text = experiment.resolution_verdict([low, top], seconds=5, scale="gpu", scored=True)
+    assert "less stable here" in text and "44% lower" in text
+
+
+def test_ema_warmup_verdict():
+    rows = [{"run": "raw", "saturated": 0.6, "fd": 10.0}, {"run": "warm", "saturated": 0.6, "fd": 12.0},
+            {"run": "cold", "saturated": 0.9, "fd": 30.0}]
+    lines = experiment.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="DDIM-5", real_saturated=0.6, scored=True)
+    assert lines[0].startswith("after 10 steps the average without warm-up still holds 34.87%")
+    assert "spoil deterministic sampling" in lines[-1] and len(lines) == 4
+    assert len(experiment.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="x", real_saturated=0.6,
+                                             scored=False)) == 1
+    assert len(experiment.ema_warmup_verdict([rows[0], *rows], decay=0.9, steps=10, sampler="x", real_saturated=0.6,
+                                             scored=True)) == 5
+
+
+def test_gan_and_diffusion_trainer_plumbing(tmp_path):
+    from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from cocogoat_utils.models.unet import UNet
+
+    run = _run(tmp_path, batch_size=4, metric_samples=8, steps=2, warmup=0, T=10, ema_decay=0.9, sample_every=None,
+               view_steps=3, eval_every=None)
+    trainer, tracker = experiment.gan_trainer_for(run, DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite"),
+                                                  DCGANDiscriminator(image_size=32, width=8, arch="sprite"),
+                                                  _images(6, 32), None, tmp_path / "gan", lr_g=1e-3, betas=(0.5, 0.9))
+    assert tracker is None and trainer.config.batch_size == 4 and trainer.config.lr_g == 1e-3
+    assert trainer.config.steps is None and trainer.config.checkpoint_seconds == 20 and trainer.out_dir == tmp_path / "gan"
+    images = ImageSet(_images(6, 32), [str(i) for i in range(6)], ["a", "b"] * 3)
+    unet = UNet(image_size=32, width=8, channel_mults=(1, 2), blocks_per_level=1, attention_at=(), num_classes=2)
+    trainer, tracker, quality = experiment.diffusion_trainer_for(run, unet, images, classes=["a", "b"], lr=1e-3,
+                                                                 schedule="cosine")
+    assert tracker is None and quality is None  # 6 images: too few for the metrics
+    assert trainer.config.T == 10 and trainer.config.sample_steps == 3 and trainer.config.schedule == "cosine"
+    assert trainer.labels.tolist() == [0, 1, 0, 1, 0, 1] and "ddpm-cosine_openmoji_b4_32px" in str(trainer.out_dir)
