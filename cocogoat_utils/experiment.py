@@ -1,29 +1,24 @@
 """A notebook's run around its lessons: set-up, quality metrics, equal-time comparisons, tables and the summary.
 
-- :func:`start_run` resolves the parameters against the notebook's scale table, makes the
-  output folder (under :func:`~cocogoat_utils.runtime.home`), picks device and precision, seeds
-  everything and prints where the outputs go: the first cell every notebook runs.
+- :func:`start_run` resolves the notebook's parameters (``globals()``) against its scale table
+  (:mod:`~cocogoat_utils.scales`), makes the output folder (under :func:`~cocogoat_utils.runtime.home`),
+  picks device and precision, seeds everything and prints where the outputs go: the first cell every
+  notebook runs. :meth:`Run.figure` saves a figure there and shows it; :meth:`Run.grid` an image grid.
 - :func:`make_quality` builds the quality metrics, or says why they are off (too few images,
-  a missing feature network) and returns ``None``.
+  a missing feature network) and returns ``None``; :func:`scored` is a row with its quality scores.
 - :func:`train_for` trains one model of a comparison for a wall-time budget (time spent before
   a dead kernel counts: the run resumes from its checkpoint), scores it and returns one row;
-  :func:`print_table` prints rows as a table; :func:`verdict` says which of two rows won.
+  :func:`train_gan` builds that trainer for a GAN first, :func:`diffusion_trainer_for` for 06's UNet.
+  :func:`print_table` prints rows as a table; :func:`verdict` says which of two rows won (the longer
+  verdicts are in :mod:`~cocogoat_utils.verdicts`).
+- Progressive and multi-scale comparisons (03, 04): :func:`level_rows`, :func:`per_resolution_rows`.
 - :func:`shipped_beside` loads a trained model shipped in ``checkpoints/``, shows its fixed-seed grid
   beside the live run's and scores both the same way in one table (or says why it cannot).
 - :func:`finish_run` writes ``summary.json`` (the notebook's figures plus the common keys) and prints it.
-- :func:`warnings_as_notes` prints every warning of a block as a ``note:`` line in the notebook's output.
-- Progressive and multi-scale comparisons (03, 04): :func:`score_text`, :func:`level_rows`,
-  :func:`collapsed_levels`, :func:`ranking_verdict`, :func:`trend_verdict`, :func:`per_resolution_rows`,
-  :func:`race_to_fd`, :func:`claim_count` and :func:`band_verdict`.
-- :func:`train_gan` builds, trains and scores one GAN of an equal-time comparison (a :func:`train_for` row);
-  :func:`tail_means` averages the end of a training history; :func:`same_weights` checks a step written out
-  by hand against the library's, weight for weight.
-- :func:`gan_trainer_for` makes a GAN trainer of an equal-time comparison; :func:`draws_per_second` times a
-  trained generator; :func:`scored` is a row with its quality scores; :func:`print_bullets` prints a verdict;
-  :func:`timed` and :func:`mean_last` (a final loss) are the small measurements.
-- The verdicts the notebooks print, from their own numbers: :func:`pair_verdict` and
-  :func:`lstm_verdict` (05); :func:`sampler_lines`, :func:`resolution_verdict` and :func:`ema_warmup_verdict`
-  (06); :func:`diffusion_trainer_for` is 06's trainer plumbing.
+- Small measurements: :func:`tail_means` and :func:`mean_last` (the end of a training history),
+  :func:`same_weights` (a step written out by hand against the library's, weight for weight),
+  :func:`draws_per_second`, :func:`timed`; :func:`warnings_as_notes` prints every warning of a block as a
+  ``note:`` line in the notebook's output.
 """
 
 from __future__ import annotations
@@ -33,8 +28,8 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -88,9 +83,6 @@ class Run:
         """The pictures (PNG, GIF) this run wrote into its folder (not the older ones there)."""
         return sorted(p.name for p in self.out_dir.iterdir()
                       if p.suffix in (".png", ".gif") and p.stat().st_mtime >= self.started - 1)
-
-
-RUN_KEYS = ("scale", "out_dir", "device", "precision", "seed")
 
 
 def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, table: Mapping | None = None,
@@ -283,55 +275,6 @@ def scored(images: torch.Tensor, quality, keys=("fd", "kid", "precision", "recal
     return {**row, **{key: scores.get(key) for key in keys}}
 
 
-def pair_verdict(shipped: dict, rows: list[dict], first: str, second: str) -> str:
-    """The verdict on two shipped models trained with one recipe and budget (``shipped``: name → the loaded model
-    or ``None``; ``rows``: :func:`shipped_beside`'s rows), or why there is none."""
-    found = {r["model"]: {**r, "run": r["model"]} for r in rows}
-    if shipped.get(first) and shipped.get(second) and "fd" in found.get(f"shipped {first}", {}):
-        budgets = "; ".join(f"{n}: {s.record['wall_minutes']:g} min, {s.record['steps']:,} steps"
-                            for n, s in shipped.items())
-        return (f"shipped, same recipe and budget ({budgets}): "
-                + verdict(found[f"shipped {first}"], found[f"shipped {second}"]))
-    missing = [n for n in (first, second) if not shipped.get(n)]
-    return "no verdict on the shipped pair: " + (f"{', '.join(missing)} not loaded" if missing else "no scores")
-
-
-def lstm_verdict(rows: list[dict], inpainting: dict[str, dict], shipped_rows: list[dict], shipped_text: str) -> list[str]:
-    """Notebook 05's verdict: per size, the LSTM and two-stage generators against the parameter-matched DCGAN
-    (``rows``: ``train_for`` rows with ``size``, ``model`` and ``samples_per_second``); the inpainters ranked by
-    L1; the shipped pair (``shipped_text``); and an overall count of the FD duels the LSTM generator won."""
-    lines, duels = [], []
-    for size in dict.fromkeys(r["size"] for r in rows):
-        by = {r["model"]: r for r in rows if r["size"] == size}
-        base = by["dcgan"]
-        for kind in ("lstm", "two-stage"):
-            r = by[kind]
-            lines.append(f"{size}px live, equal time and parameters: {verdict(r, base)}; "
-                         f"{r['steps'] / max(base['steps'], 1):.2f}× the steps, draws "
-                         f"{r['samples_per_second'] / base['samples_per_second']:.2f}× as fast; "
-                         f"collapse: {kind} {r['collapse'] or '—'}, dcgan {base['collapse'] or '—'}")
-        if by["lstm"]["fd"] is not None:
-            duels.append((f"{size}px live", by["lstm"]["fd"] < base["fd"]))
-    ranked = sorted(inpainting, key=lambda m: inpainting[m]["l1"])
-    lines.append("Recomposition at equal parameters and time: " + "; ".join(
-        f"{m} L1 {inpainting[m]['l1']:.4f} / PSNR {inpainting[m]['psnr']:.2f} dB after {inpainting[m]['steps']} steps"
-        for m in ranked) + f" → the {ranked[0]} inpainter filled the hole closest to the truth here, the LSTM ranked "
-        f"{ranked.index('lstm') + 1} of {len(ranked)}.")
-    lines.append(shipped_text)
-    found = {r["model"]: r for r in shipped_rows}
-    if "fd" in found.get("shipped lstm", {}) and "fd" in found.get("shipped lstm-baseline", {}):
-        duels.append(("shipped", found["shipped lstm"]["fd"] < found["shipped lstm-baseline"]["fd"]))
-    wins = [name for name, won in duels if won]
-    lines.append(f"Overall: the LSTM generator scored a lower FD than the parameter-matched DCGAN in {len(wins)} of "
-                 f"{len(duels)} comparisons ("
-                 f"{', '.join(f'{n}: ' + ('LSTM' if w else 'DCGAN') for n, w in duels) or 'none scored'})"
-                 + ("; the shipped pair, trained far longer with one recipe, weighs most, and there the "
-                    + ("LSTM" if dict(duels)["shipped"] else "DCGAN") + " won." if "shipped" in dict(duels) else
-                    "; without the shipped pair only the short live runs speak, so this is a verdict on the first "
-                    "seconds of training."))
-    return lines
-
-
 def diffusion_trainer_for(run: Run, model, images, *, classes: list[str], callbacks=(), data_dir=None,
                           **config: Any):
     """Notebook 06's trainer plumbing: a ``DiffusionTrainer`` for ``model`` on ``images`` (an ``ImageSet``) with the
@@ -359,88 +302,31 @@ def diffusion_trainer_for(run: Run, model, images, *, classes: list[str], callba
     return trainer, tracker, quality
 
 
-def sampler_lines(samplers: list[dict]) -> list[str]:
-    """Each sampler row after the first (the reference, DDPM) against it: speed, FD, diversity and collapse (none
-    without scores)."""
-    ref, lines = samplers[0], []
-    for r in samplers[1:] if ref["fd"] is not None else []:
-        change = r["diversity_ratio"] / ref["diversity_ratio"] - 1
-        lines.append(
-            f"{r['sampler']}: {r['images_per_second'] / ref['images_per_second']:.1f}× faster than {ref['sampler']}, FD "
-            f"{r['fd'] / ref['fd']:.2f}× its FD; diversity ratio {r['diversity_ratio']:.2f} vs {ref['diversity_ratio']:.2f} "
-            + ("→ about as varied (within 10 %)" if abs(change) <= 0.1 else
-               f"→ {abs(change):.0%} {'more' if change > 0 else 'less'} varied")
-            + ("; collapsed (under 0.5)" if r["collapsed"] else "; not collapsed")
-            + ("; its diversity is above the data's while its FD is worse: the spread of noise, not of glyphs"
-               if r["diversity_ratio"] > 1.1 and r["fd"] > ref["fd"] else ""))
-    return lines
-
-
-def resolution_verdict(rows: list[dict], *, seconds: float, scale: str, scored: bool) -> str:
-    """Notebook 06's stability verdict: the highest resolution (``rows[-1]``) against the lowest (``rows[0]``), each
-    trained ``seconds`` — a collapse of its own or a diversity ratio 10 % lower are the signs; or why there is none
-    (one row: skipped at this ``scale``; ``scored`` false: no quality metrics)."""
-    low, top = rows[0], rows[-1]
-    if len(rows) == 1:
-        return (f"skipped at {scale} scale: the 32 vs 64 px comparison trains a second UNet at 64 px, "
-                "which needs a GPU (it runs at gpu scale, and at gpu-shapes with a tiny budget)")
-    if not scored:
-        return "no quality metrics (too few real images): only the loss curves above compare the two"
-    signs = [f"it collapsed ({top['collapse']})"] if top["collapsed"] and not low["collapsed"] else []
-    if top["diversity_ratio"] is not None and top["diversity_ratio"] < 0.9 * low["diversity_ratio"]:
-        signs.append(f"its diversity ratio is {1 - top['diversity_ratio'] / low['diversity_ratio']:.0%} lower")
-    return (f"{top['run']} vs {low['run']}, {seconds} s each ({top['steps']:,} vs {low['steps']:,} steps): "
-            f"{verdict(top, low)}; diversity ratio {top['diversity_ratio']:.2f} vs {low['diversity_ratio']:.2f}; "
-            f"collapse: {top['collapse']} / {low['collapse']} → " + (
-                "higher resolution was less stable here: " + "; ".join(signs) if signs else
-                "no sign here that the higher resolution is less stable (no collapse of its own, "
-                "diversity ratio not 10 % lower)"))
-
-
-def ema_warmup_verdict(rows: list[dict], *, decay: float, steps: int, sampler: str, real_saturated: float,
-                       scored: bool) -> list[str]:
-    """Notebook 06's verdict on the weight average without warm-up: the share of the untrained network it still
-    holds (``decay ** steps``), the saturated pixels of each model, and — ``scored`` — the FD comparisons. ``rows``:
-    [undertrained raw,] raw, average with warm-up, average without, each with ``run``, ``saturated`` and ``fd``."""
-    raw, warm, cold = rows[-3:]
-    share = decay ** steps
-    lines = [f"after {steps:,} steps the average without warm-up still holds {share:.2%} of the untrained network "
-             f"(decay {decay}^{steps:,}); {sampler} with the same noise: saturated pixels {cold['saturated']:.1%} "
-             f"without warm-up, {warm['saturated']:.1%} with it, {raw['saturated']:.1%} raw, {real_saturated:.1%} in "
-             "the real images"]
-    if not scored:
-        return lines
-    best = min(raw, warm, key=lambda r: r["fd"])
-    lines += [verdict(warm, raw), verdict(cold, warm)]
-    lines.append(f"→ the average without warm-up scored {cold['fd'] / best['fd']:.2f}× the FD of the {best['run']}: " + (
-        "it carried enough of the untrained network to spoil deterministic sampling" if cold["fd"] > 1.2 * best["fd"] else
-        f"no clear harm at this length — its untrained share ({share:.2%}) is too small to matter; the effect shows "
-        "when decay^steps is a few per cent (0.999 over a few thousand steps)" if share < 0.01 else
-        f"no clear harm here although it holds {share:.0%} of the untrained network: this short run's weights have "
-        "not yet moved far from the untrained ones"))
-    if len(rows) == 4:
-        lines.append(verdict(raw, rows[0]) + " (trained vs undertrained, raw weights)")
-    return lines
-
-
 def train_gan(name: str, networks, data, run: Run, *, seconds: float | None, out_dir, quality=None,
-              samples: int | None = None, progress: bool = False, **config: Any) -> dict:
-    """Train one GAN of a comparison and return :func:`train_for`'s row, with the trainer under ``"trainer"``.
+              samples: int | None = None, progress: bool = False, extra: Mapping[str, Any] | None = None,
+              **config: Any) -> dict:
+    """Train one GAN of a comparison and return :func:`train_for`'s row (with ``extra`` in it), the trainer
+    under ``"trainer"``.
 
-    A :class:`~cocogoat_utils.train.GANTrainer` on ``networks`` (generator, discriminator) and ``data``, configured
-    from ``run`` — its batch size, ``log_every`` (10 when the run has none), precision and seed, no sample grids,
-    a checkpoint at the end only — overridden by ``config`` (any ``GANTrainConfig`` field), checkpointed in
-    ``out_dir`` (so a dead kernel resumes) and scored at the end by ``quality`` on ``samples`` generated images
-    (default: the run's ``metric_samples``); without ``quality`` the scores are ``None``.
+    A :class:`~cocogoat_utils.train.GANTrainer` on ``networks`` (generator, discriminator) and ``data`` (a
+    ``DeviceImageDataset``, or uint8 images put on the run's device), configured from ``run`` — its batch
+    size, ``log_every`` (10 when the run has none), precision and seed, no step budget, no sample grids, a
+    checkpoint at the end — overridden by ``config`` (any ``GANTrainConfig`` field: ``checkpoint_seconds``
+    for checkpoints on the way), checkpointed in ``out_dir`` (so a dead kernel resumes) and scored at the end
+    by ``quality`` on ``samples`` generated images (default: the run's ``metric_samples``); without
+    ``quality`` the scores are ``None``.
     """
+    from .device_dataset import DeviceImageDataset
     from .train import GANTrainConfig, GANTrainer, QualityTracker
 
+    if not isinstance(data, DeviceImageDataset):
+        data = DeviceImageDataset(data, run.device, seed=run.seed)
     settings = dict(steps=None, batch_size=run["batch_size"], log_every=run.params.get("log_every") or 10,
                     sample_every=None, checkpoint_every=None, precision=run.precision, seed=run.seed) | config
     tracker = QualityTracker(quality, samples=samples or run["metric_samples"]) if quality is not None else None
     trainer = GANTrainer(*networks, data, config=GANTrainConfig(**settings), out_dir=out_dir,
                          callbacks=[tracker] if tracker else [], progress=progress)
-    return train_for(name, trainer, seconds, tracker=tracker) | {"trainer": trainer}
+    return train_for(name, trainer, seconds, tracker=tracker, **(extra or {})) | {"trainer": trainer}
 
 
 def tail_means(history: dict, keys, share: float = 0.1) -> dict[str, float]:
@@ -455,11 +341,6 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return mine.keys() == theirs.keys() and all(torch.equal(mine[key], theirs[key]) for key in mine)
 
 
-def score_text(metrics: dict | None) -> str:
-    """``"FD 41.2, diversity 0.83"`` from a level's or a run's scores, or ``"no metric"`` without them."""
-    return f"FD {metrics['fd']:.1f}, diversity {metrics['diversity_ratio']:.2f}" if metrics else "no metric"
-
-
 LEVEL_SCORES = ("fd", "precision", "recall", "diversity_ratio", "collapsed")
 
 
@@ -469,42 +350,6 @@ def level_rows(runs: Mapping[str, Any]) -> list[dict]:
     return [{"run": label, "level": r["level"], "resolution": r["resolution"], "steps": r["steps"],
              "images": r["images"], "seconds": r["seconds"], **{k: (r["metrics"] or {}).get(k) for k in LEVEL_SCORES}}
             for label, trainer in runs.items() for r in trainer.results]
-
-
-def collapsed_levels(rows: list[dict], threshold: float = 0.5) -> dict[str, list[int]]:
-    """Print each run's diversity ratio at the end of every level (``rows``: :func:`level_rows`) and where it fell
-    under the collapse ``threshold``; returns run → the resolutions where it collapsed."""
-    print(f"diversity ratio at the end of each level (collapse below {threshold}):")
-    collapses = {}
-    for label in dict.fromkeys(r["run"] for r in rows):
-        mine = [r for r in rows if r["run"] == label and r["diversity_ratio"] is not None]
-        collapses[label] = [r["resolution"] for r in mine if r["collapsed"]]
-        where = ", ".join(f"{size}px" for size in collapses[label])
-        print(f"  {label:<30} " + "  ".join(f"{r['resolution']}px {r['diversity_ratio']:.2f}" for r in mine)
-              + (f"   collapsed at {where}" if where else "   no collapse at any level"))
-    return collapses
-
-
-def ranking_verdict(rows: list[dict], *, how: str = "by FD at equal time") -> str:
-    """``"by FD at equal time: a 40.1 < b 52.3 → a did best here"`` over the rows with an FD (lowest first)."""
-    ranked = sorted((r for r in rows if r["fd"] is not None), key=lambda r: r["fd"])
-    if not ranked:
-        return "no FD to compare"
-    order = " < ".join(f"{r['run']} {r['fd']:.1f}" for r in ranked)
-    return f"{how}: {order} → {ranked[0]['run']} did best here"
-
-
-def trend_verdict(rows: list[dict], key: str, *, claim: str, prefix: str) -> str:
-    """Whether FD falls as ``key`` grows over ``rows`` (in the order given): ``"<prefix>, FD by <key>: 4 → 51.0, …;
-    lowest at <key> 16: '<claim>' holds here"`` (or ``does not hold``)."""
-    scored = [r for r in rows if r["fd"] is not None]
-    if not scored:
-        return "no FD to compare"
-    holds = all(a["fd"] > b["fd"] for a, b in zip(scored, scored[1:]))
-    best = min(scored, key=lambda r: r["fd"])[key]
-    what = key.replace("_", " ")
-    return (f"{prefix}, FD by {what}: " + ", ".join(f"{r[key]} → {r['fd']:.1f}" for r in scored)
-            + f"; lowest at {what.split()[0]} {best}: '{claim}' {'holds' if holds else 'does not hold'} here")
 
 
 def per_resolution_rows(progressive, level_seconds: list[float], trainer, row: dict, images: torch.Tensor, run: Run,
@@ -533,53 +378,6 @@ def per_resolution_rows(progressive, level_seconds: list[float], trainer, row: d
     return rows
 
 
-def race_to_fd(curves: dict[str, list[tuple[float, int, float]]], size: int) -> tuple[dict, str]:
-    """Time to a common FD: ``curves`` maps a run to its ``(seconds, images, fd)`` evaluations; the target is the
-    worse of the runs' best FDs (every run reaches it). Returns ``({"fd": target, run: {"seconds", "images"}, …},
-    the verdict line naming the run that got there first)``."""
-    target = max(min(fd for *_, fd in curve) for curve in curves.values())
-    reached = {name: next({"seconds": round(s, 1), "images": i} for s, i, fd in curve if fd <= target)
-               for name, curve in curves.items()}
-    faster = min(reached, key=lambda name: reached[name]["seconds"])
-    times = ", ".join(f"{name} {r['seconds']} s ({r['images']:,} images)" for name, r in reached.items())
-    return {"fd": target, **reached}, f"time to FD ≤ {target:.1f} at {size}px: {times} → {faster} got there first"
-
-
-def claim_count(verdicts: list[str], winner: str, claim: str) -> str:
-    """How many of the ``verdicts`` that name a winner (``"→ <run> …"``) name ``winner``: ``"<claim> holds here on
-    2 of 3 counts"``, or that the claim cannot be judged without them."""
-    counts = [v for v in verdicts if "→" in v]
-    if not counts:
-        return "no scores: the claim cannot be judged here"
-    return f"{claim} holds here on {sum(f'→ {winner}' in v for v in counts)} of {len(counts)} counts"
-
-
-def gan_trainer_for(run: Run, generator, discriminator, images, quality, out_dir, **config: Any):
-    """A ``GANTrainer`` of one equal-time comparison run on ``images`` (uint8, put on the run's device; or a
-    ``DeviceImageDataset``): the run's ``batch_size``, ``metric_samples``, precision and seed, no step budget
-    (``train_for`` gives seconds), a checkpoint every 20 s in ``out_dir`` and a ``QualityTracker`` when ``quality``
-    is not ``None``. ``config``: ``GANTrainConfig`` fields (``lr_g``, ``lr_d``, ``betas``, ``loss`` …). Returns
-    ``(trainer, tracker or None)``."""
-    from .device_dataset import DeviceImageDataset
-    from .train import GANTrainConfig, GANTrainer, QualityTracker
-
-    data = images if isinstance(images, DeviceImageDataset) else DeviceImageDataset(images, run.device, seed=run.seed)
-
-    cfg = GANTrainConfig(**{"steps": None, "batch_size": run["batch_size"], "log_every": 10, "sample_every": None,
-                            "checkpoint_every": None, "checkpoint_seconds": 20, "n_samples": 32,
-                            "precision": run.precision, "seed": run.seed, **config})
-    tracker = QualityTracker(quality, samples=run["metric_samples"]) if quality else None
-    trainer = GANTrainer(generator, discriminator, data, config=cfg, out_dir=out_dir,
-                         callbacks=[tracker] if tracker else [])
-    return trainer, tracker
-
-
-def print_bullets(lines: list[str]) -> None:
-    """Print each line of a verdict as a bullet: ``• <line>``."""
-    for line in lines:
-        print("•", line)
-
-
 @contextlib.contextmanager
 def warnings_as_notes():
     """Print every warning raised inside the block as a ``note: …`` line (each one, not only the first of its
@@ -591,18 +389,6 @@ def warnings_as_notes():
         yield
     for warning in caught:
         print("note:", warning.message)
-
-
-def band_verdict(name: str, shares: dict[str, float], bands: dict[str, tuple[float, float]], *,
-                 at_least: float = 0.8) -> str:
-    """Whether a run stayed in the author's healthy loss bands: ``shares`` (key → the share of steps inside
-    ``bands[key]``, e.g. ``metrics.healthy_shares``) all at least ``at_least``."""
-    inside = ", ".join(f"{key.split('_')[0].upper()} loss inside {bands[key]} at {shares[key]:.0%} of the steps"
-                       for key in bands)
-    stays = min(shares.values()) >= at_least
-    return (f"{name}, second half of training: {inside} → the run "
-            + (f"stays in the author's healthy band (both ≥ {at_least:.0%})" if stays
-               else "does not stay in the author's healthy band"))
 
 
 def timed(fn, *args: Any, **kwargs: Any) -> tuple[Any, float]:

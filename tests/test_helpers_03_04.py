@@ -12,14 +12,14 @@ import torch  # noqa: E402
 
 from cocogoat_utils import viz  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
-from cocogoat_utils.experiment import (Run, band_verdict, claim_count, collapsed_levels, level_rows,  # noqa: E402
-                                       per_resolution_rows, race_to_fd, ranking_verdict, score_text, shipped_beside,
-                                       trend_verdict)
+from cocogoat_utils.experiment import Run, level_rows, per_resolution_rows, shipped_beside  # noqa: E402
 from cocogoat_utils.models.msggan import MSGGenerator, MultiScaleDiscriminator, PerScaleDiscriminators  # noqa: E402
 from cocogoat_utils.models.progan import (ProDiscriminator, ProGenerator, fade_in_frames,  # noqa: E402
                                           level_parameters)
 from cocogoat_utils.train.callbacks import DieAt  # noqa: E402
 from cocogoat_utils.train.multiscale import MultiScaleRuns  # noqa: E402
+from cocogoat_utils.verdicts import (band_verdict, claim_count, collapsed_levels, race_to_fd,  # noqa: E402
+                                     ranking_verdict, score_text, trend_verdict)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from cocogoat_utils import experiment, viz  # noqa: E402
+from cocogoat_utils import experiment, verdicts, viz  # noqa: E402
 from cocogoat_utils.data import ImageSet, load_dataset, split_last  # noqa: E402
 from cocogoat_utils.diffusion import NoiseSchedule  # noqa: E402
 from cocogoat_utils.experiment import Run  # noqa: E402
@@ -152,7 +152,7 @@ def test_scored_timed_mean_last_and_print_bullets(capsys):
                                                                       "diversity_ratio": None, "collapsed": None}
     assert experiment.timed(sum, [1, 2, 3])[0] == 6 and experiment.timed(sum, [])[1] >= 0
     assert experiment.mean_last([9.0] + [1.0] * 10) == 1.0 and experiment.mean_last([2.0, 4.0]) == 3.0
-    experiment.print_bullets(["one", "two"])
+    verdicts.print_bullets(["one", "two"])
     assert capsys.readouterr().out == "• one\n• two\n"
 
 
@@ -177,55 +177,55 @@ def test_lstm_verdict_counts_the_duels():
             _row("32px lstm", 40.0, size=32, model="lstm", samples_per_second=50.0),
             _row("32px two-stage", 60.0, size=32, model="two-stage", samples_per_second=80.0)]
     inpainting = {m: {"l1": l1, "psnr": 10.0, "steps": 5} for m, l1 in (("lstm", 0.3), ("attention", 0.2), ("conv", 0.4))}
-    lines = experiment.lstm_verdict(rows, inpainting, [], "no verdict on the shipped pair: lstm not loaded")
+    lines = verdicts.lstm_verdict(rows, inpainting, [], "no verdict on the shipped pair: lstm not loaded")
     assert len(lines) == 5 and "32px lstm did better" in lines[0] and "0.50× as fast" in lines[0]
     assert "the attention inpainter filled the hole" in lines[2] and "LSTM ranked 2 of 3" in lines[2]
     assert lines[-1].startswith("Overall: the LSTM generator scored a lower FD than the parameter-matched DCGAN in 1 of 1")
     shipped = [{"model": "shipped lstm", "fd": 30.0}, {"model": "shipped lstm-baseline", "fd": 20.0}]
-    assert lines != experiment.lstm_verdict(rows, inpainting, shipped, "x")
-    assert experiment.lstm_verdict(rows, inpainting, shipped, "x")[-1].endswith("there the DCGAN won.")
+    assert lines != verdicts.lstm_verdict(rows, inpainting, shipped, "x")
+    assert verdicts.lstm_verdict(rows, inpainting, shipped, "x")[-1].endswith("there the DCGAN won.")
 
 
 def test_pair_verdict_or_why_not():
-    assert experiment.pair_verdict({}, [], "a", "b") == "no verdict on the shipped pair: a, b not loaded"
+    assert verdicts.pair_verdict({}, [], "a", "b") == "no verdict on the shipped pair: a, b not loaded"
 
     class Shipped:
         record = {"wall_minutes": 5, "steps": 1000}
 
     rows = [{"model": "shipped a", "fd": 10.0}, {"model": "shipped b", "fd": 20.0}]
-    text = experiment.pair_verdict({"a": Shipped(), "b": Shipped()}, rows, "a", "b")
+    text = verdicts.pair_verdict({"a": Shipped(), "b": Shipped()}, rows, "a", "b")
     assert text.startswith("shipped, same recipe and budget (a: 5 min, 1,000 steps; b: 5 min, 1,000 steps)")
     assert "shipped a did better" in text
-    assert experiment.pair_verdict({"a": Shipped(), "b": Shipped()}, [], "a", "b").endswith("no scores")
+    assert verdicts.pair_verdict({"a": Shipped(), "b": Shipped()}, [], "a", "b").endswith("no scores")
 
 
 def test_sampler_lines_compare_each_with_the_first():
     ref = {"sampler": "DDPM-100", "images_per_second": 10.0, "fd": 20.0, "diversity_ratio": 1.0, "collapsed": False}
     fast = {"sampler": "DDIM-10", "images_per_second": 100.0, "fd": 30.0, "diversity_ratio": 0.4, "collapsed": True}
-    (line,) = experiment.sampler_lines([ref, fast])
+    (line,) = verdicts.sampler_lines([ref, fast])
     assert line.startswith("DDIM-10: 10.0× faster than DDPM-100, FD 1.50× its FD") and "60% less varied" in line
     assert "; collapsed" in line
-    assert experiment.sampler_lines([{**ref, "fd": None}, fast]) == []
+    assert verdicts.sampler_lines([{**ref, "fd": None}, fast]) == []
 
 
 def test_resolution_verdict_branches():
     low = _row("32 px", 20.0)
-    assert experiment.resolution_verdict([low], seconds=5, scale="smoke", scored=True).startswith("skipped at smoke")
+    assert verdicts.resolution_verdict([low], seconds=5, scale="smoke", scored=True).startswith("skipped at smoke")
     top = _row("64 px", 30.0, diversity_ratio=0.5)
-    assert experiment.resolution_verdict([low, top], seconds=5, scale="gpu", scored=False).startswith("no quality")
-    text = experiment.resolution_verdict([low, top], seconds=5, scale="gpu", scored=True)
+    assert verdicts.resolution_verdict([low, top], seconds=5, scale="gpu", scored=False).startswith("no quality")
+    text = verdicts.resolution_verdict([low, top], seconds=5, scale="gpu", scored=True)
     assert "less stable here" in text and "44% lower" in text
 
 
 def test_ema_warmup_verdict():
     rows = [{"run": "raw", "saturated": 0.6, "fd": 10.0}, {"run": "warm", "saturated": 0.6, "fd": 12.0},
             {"run": "cold", "saturated": 0.9, "fd": 30.0}]
-    lines = experiment.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="DDIM-5", real_saturated=0.6, scored=True)
+    lines = verdicts.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="DDIM-5", real_saturated=0.6, scored=True)
     assert lines[0].startswith("after 10 steps the average without warm-up still holds 34.87%")
     assert "spoil deterministic sampling" in lines[-1] and len(lines) == 4
-    assert len(experiment.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="x", real_saturated=0.6,
+    assert len(verdicts.ema_warmup_verdict(rows, decay=0.9, steps=10, sampler="x", real_saturated=0.6,
                                              scored=False)) == 1
-    assert len(experiment.ema_warmup_verdict([rows[0], *rows], decay=0.9, steps=10, sampler="x", real_saturated=0.6,
+    assert len(verdicts.ema_warmup_verdict([rows[0], *rows], decay=0.9, steps=10, sampler="x", real_saturated=0.6,
                                              scored=True)) == 5
 
 
@@ -235,11 +235,14 @@ def test_gan_and_diffusion_trainer_plumbing(tmp_path):
 
     run = _run(tmp_path, batch_size=4, metric_samples=8, steps=2, warmup=0, T=10, ema_decay=0.9, sample_every=None,
                view_steps=3, eval_every=None)
-    trainer, tracker = experiment.gan_trainer_for(run, DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite"),
-                                                  DCGANDiscriminator(image_size=32, width=8, arch="sprite"),
-                                                  _images(6, 32), None, tmp_path / "gan", lr_g=1e-3, betas=(0.5, 0.9))
-    assert tracker is None and trainer.config.batch_size == 4 and trainer.config.lr_g == 1e-3
-    assert trainer.config.steps is None and trainer.config.checkpoint_seconds == 20 and trainer.out_dir == tmp_path / "gan"
+    row = experiment.train_gan("tiny", (DCGANGenerator(image_size=32, latent_dim=8, width=8, arch="sprite"),
+                                        DCGANDiscriminator(image_size=32, width=8, arch="sprite")),
+                               _images(6, 32), run, seconds=None, out_dir=tmp_path / "gan", extra={"size": 32},
+                               steps=2, lr_g=1e-3, betas=(0.5, 0.9), checkpoint_seconds=20)
+    trainer = row["trainer"]  # uint8 images became a DeviceImageDataset on the run's device
+    assert row["size"] == 32 and row["steps"] == 2 and row["fd"] is None  # no quality: no scores
+    assert trainer.config.batch_size == 4 and trainer.config.lr_g == 1e-3 and trainer.config.checkpoint_seconds == 20
+    assert trainer.out_dir == tmp_path / "gan" and (tmp_path / "gan").is_dir()
     images = ImageSet(_images(6, 32), [str(i) for i in range(6)], ["a", "b"] * 3)
     unet = UNet(image_size=32, width=8, channel_mults=(1, 2), blocks_per_level=1, attention_at=(), num_classes=2)
     trainer, tracker, quality = experiment.diffusion_trainer_for(run, unet, images, classes=["a", "b"], lr=1e-3,
