@@ -3,7 +3,7 @@
 #: the keys it reports beyond the common ones
 KEYS = {'dataset_size', 'ddim_speedup', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves', 'feature_space',
         'final_loss', 'images_seen', 'params', 'pictures_from', 'resolutions', 'samplers', 'saturated_pixels',
-        'shipped', 'stability_verdict', 'steps'}
+        'schedule', 'shipped', 'stability_verdict', 'steps'}
 
 
 def _check_training(summary: dict) -> None:

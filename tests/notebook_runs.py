@@ -11,7 +11,7 @@ from cocogoat_utils.execute import execute_notebook
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
-COMMON_KEYS = {"notebook", "scale", "device", "seconds", "artifacts"}
+COMMON_KEYS = {"notebook", "scale", "device", "numeric_precision", "params", "seconds", "artifacts"}
 #: seconds one cell may run at smoke scale before the test fails instead of hanging the suite
 CELL_TIMEOUT = 600
 
