@@ -17,7 +17,7 @@ from cocogoat_utils.models.msggan import MSGGenerator, MultiScaleDiscriminator, 
 from cocogoat_utils.models.progan import (ProDiscriminator, ProGenerator, fade_in_frames,  # noqa: E402
                                           level_parameters)
 from cocogoat_utils.train.callbacks import DieAt  # noqa: E402
-from cocogoat_utils.train.multiscale import MultiScaleRuns  # noqa: E402
+from cocogoat_utils.multiscale_runs import MultiScaleRuns  # noqa: E402
 from cocogoat_utils.verdicts import (band_verdict, claim_count, collapsed_levels, race_to_fd,  # noqa: E402
                                      ranking_verdict, score_text, trend_verdict)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from .callbacks import PerScaleLosses, QualityTracker, ScaleGridSaver
-from .gan import GANTrainConfig, GANTrainer
+from .train.callbacks import PerScaleLosses, QualityTracker, ScaleGridSaver
+from .train.gan import GANTrainConfig, GANTrainer
 
 
 class MultiScaleRuns:
@@ -37,7 +37,7 @@ class MultiScaleRuns:
         """Train one run for ``seconds`` (or ``steps``) with ``loss`` at ``batch_size``; returns its row, which
         also holds ``loss``, ``extra`` (e.g. ``discriminator="U-Net"``: the networks are positional only) and
         ``batch_size``."""
-        from ..experiment import train_for
+        from .experiment import train_for
 
         run = self.run
         config = GANTrainConfig(**{"log_every": 10, "sample_every": run["metric_every"], "checkpoint_every": None,
@@ -59,8 +59,8 @@ class MultiScaleRuns:
     def show(self, names: list[str], filename: str | None = None) -> None:
         """Every scale of each run's fixed-noise samples, a panel per run (saved as ``filename`` in the run's
         folder when given)."""
-        from ..runtime import eval_mode
-        from ..viz import scale_rows, show_grids
+        from .runtime import eval_mode
+        from .viz import scale_rows, show_grids
 
         panels, count = {}, 1
         for name in names:
@@ -74,7 +74,7 @@ class MultiScaleRuns:
         """A run's D and G losses (with the ``healthy`` bands shaded) beside each per-scale discriminator's loss."""
         import matplotlib.pyplot as plt
 
-        from ..viz import plot_scale_losses
+        from .viz import plot_scale_losses
 
         scale_losses = self.trained[name]["scale_losses"]
         plot_scale_losses(self.trained[name]["trainer"].history, scale_losses.history if scale_losses else None,
@@ -85,7 +85,7 @@ class MultiScaleRuns:
         """A run's quality scores over training with the collapse threshold (nothing without scores)."""
         import matplotlib.pyplot as plt
 
-        from ..viz import plot_quality
+        from .viz import plot_quality
 
         tracker = self.trained[name]["tracker"]
         if tracker is not None and tracker.metrics:
