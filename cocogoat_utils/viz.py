@@ -61,6 +61,11 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
     return path
 
 
+def frame_step(path: Path) -> int:
+    """The training step a saved sample grid was taken at, from its name (``step_0000420.png`` → 420)."""
+    return int(Path(path).stem.split("_")[1])
+
+
 def smooth(values, window: int) -> np.ndarray:
     """Moving average over ``window`` points (shorter at the start)."""
     values = np.asarray(values, dtype=float)
@@ -232,18 +237,6 @@ def plot_loss_row(histories: dict[str, dict], *, healthy: dict[str, tuple[float,
         plot_losses(history, ax=ax, healthy=healthy)
         ax.set_title(title)
     return fig
-
-
-def plot_curves(curves: dict[str, list[float]], *, window: int = 20, xlabel: str = "step", ylabel: str = "",
-                figsize: tuple[float, float] = (6, 3)):
-    """Each curve (label → values per step) smoothed over ``window`` points, in one legended panel; returns the axes."""
-    _, ax = plt.subplots(figsize=figsize)
-    for label, values in curves.items():
-        ax.plot(smooth(values, window), label=label)
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return ax
 
 
 def plot_sequence_view(image: torch.Tensor, table: torch.Tensor, *, step: int = 12):
@@ -427,7 +420,7 @@ def show_frames(frames: list[Path], *, n: int = 4, label: str = "", height: floa
     for ax, frame in zip(axes[0], picks):
         ax.imshow(plt.imread(frame))
         ax.set_axis_off()
-        ax.set_title(f"{label}: step {int(frame.stem.split('_')[1])}")
+        ax.set_title(f"{label}: step {frame_step(frame)}")
     return fig
 
 
@@ -496,14 +489,17 @@ def compare_histories(histories: dict[str, dict], titles: dict[str, str], *, xla
     return fig
 
 
-def plot_lines(x, curves: dict[str, object], *, ax=None, title: str | None = None, xlabel: str | None = None,
-               figsize: tuple[float, float] = (6, 3.5)):
-    """Curves over the same ``x`` (label → values, unsmoothed) in one legended, gridded panel; returns the axes."""
+def plot_lines(x, curves: dict[str, object], *, window: int | None = None, ax=None, title: str | None = None,
+               xlabel: str | None = None, ylabel: str | None = None, figsize: tuple[float, float] = (6, 3.5)):
+    """Curves in one legended, gridded panel: label → values over ``x`` (``None``: each curve over its own index,
+    0, 1, …), smoothed over ``window`` points (:func:`smooth`) when given; returns the axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     for label, values in curves.items():
-        ax.plot(torch.as_tensor(x).detach().cpu().numpy(), torch.as_tensor(values).detach().cpu().numpy(), label=label)
-    ax.set(title=title, xlabel=xlabel)
+        values = torch.as_tensor(values).detach().cpu().numpy()
+        xs = np.arange(len(values)) if x is None else torch.as_tensor(x).detach().cpu().numpy()
+        ax.plot(xs, smooth(values, window) if window else values, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     return ax

@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -53,13 +55,15 @@ def test_show_grids_draws_one_titled_panel_each():
     matplotlib.pyplot.close(fig)
 
 
-def test_plot_loss_row_and_plot_curves():
+def test_plot_loss_row_and_plot_lines_smoothed():
     history = {"step": [1, 2, 3, 4], "d_loss": [1.0, 1.2, 1.1, 1.3], "g_loss": [2.0, 1.5, 1.4, 1.6]}
     fig = viz.plot_loss_row({"x": history, "y": history}, healthy=viz.HEALTHY_BCE)
     assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
-    ax = viz.plot_curves({"one": [1.0, 2.0, 3.0], "two": [3.0, 2.0]}, window=2, ylabel="L1")
+    ax = viz.plot_lines(None, {"one": [1.0, 2.0, 3.0], "two": [3.0, 2.0]}, window=2, ylabel="L1")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["one", "two"]
     assert ax.lines[0].get_ydata().tolist() == [1.0, 1.5, 2.5] and ax.get_ylabel() == "L1"
+    assert ax.lines[1].get_xdata().tolist() == [0, 1]  # each curve over its own index
+    assert viz.frame_step(Path("samples/step_0000420.png")) == 420
     matplotlib.pyplot.close("all")
 
 

@@ -90,10 +90,10 @@ class SampleGridSaver(Callback):
     def gif(self, path: str | Path, **options) -> Path:
         """The saved grids as an animated GIF at ``path``, each frame labelled with its step (``viz.save_gif``'s
         ``options``); returns the path."""
-        from ..viz import save_gif
+        from ..viz import frame_step, save_gif
 
         frames = self.frames()
-        return save_gif(frames, path, labels=[f"step {int(f.stem.split('_')[1])}" for f in frames], **options)
+        return save_gif(frames, path, labels=[f"step {frame_step(f)}" for f in frames], **options)
 
 
 class ScaleGridSaver(SampleGridSaver):
