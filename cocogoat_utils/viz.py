@@ -243,17 +243,18 @@ def plot_sequence_view(image: torch.Tensor, table: torch.Tensor, *, step: int = 
     """One image ``(C, H, W)`` in ``[-1, 1]``, the table an LSTM reads from it (``table``: a row per step, the
     channels' values side by side, orange lines between them) and what it has read at ``step``; returns the figure."""
     channels, height, width = image.shape
+    image, table = image.detach().float().cpu(), table.detach().float().cpu()   # matplotlib reads numpy arrays
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), gridspec_kw={"width_ratios": [1, 3, 3]})
-    axes[0].imshow(((image + 1) / 2).permute(1, 2, 0).clamp(0, 1))
+    axes[0].imshow(((image + 1) / 2).permute(1, 2, 0).clamp(0, 1).numpy())
     axes[0].set_title(f"the image {tuple(image.shape)}")
     axes[0].axis("off")
-    axes[1].imshow(table, cmap="gray", aspect="auto")
+    axes[1].imshow(table.numpy(), cmap="gray", aspect="auto")
     axes[1].set_title(f"as a table: {height} steps × (R | G | B) = {channels * width} features")
     axes[1].set_ylabel("step = row")
     axes[1].set_xlabel("feature")
     seen = table.clone()
     seen[step + 1:] = float("nan")
-    axes[2].imshow(seen, cmap="gray", aspect="auto")
+    axes[2].imshow(seen.numpy(), cmap="gray", aspect="auto")
     axes[2].axhline(step, color="red")
     axes[2].set_title(f"at step {step} the LSTM has read rows 0–{step} and predicts row {step}")
     for ax in axes[1:]:
