@@ -110,7 +110,7 @@ DIFFUSION = {
 DIFFUSION["gpu-shapes"] = gpu_shapes(DIFFUSION, ("image_size", "resolutions"))
 
 # 07_Pokemon_DCGAN
-POKEMON_DCGAN = {  # масштаб → размеры и бюджеты; явные параметры выше главнее таблицы
+POKEMON_DCGAN = {  # the hires_* keys size the 128 px section, which trains only at gpu (a few steps at gpu-shapes)
     "smoke": dict(image_size=32, batch_size=32, seconds=None, steps=30, compare_seconds=1.5, epoch_scale=0.01,
                   max_images=192, g_width=64, d_width=16, ema_decay=None, hires_size=None, hires_seconds=None,
                   hires_steps=3, tutorial_ceiling=None, sample_every=15, log_every=10, checkpoint_every=15,
