@@ -213,14 +213,16 @@ def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
 
 def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=None, live_label: str = "this run",
                    model: str | None = None, image_size: int | None = None, samples: int = 1000, seed: int = 0,
-                   pretrained: bool = True, recipe: bool = False, **generate: Any):
+                   pretrained: bool = True, recipe: bool = False,
+                   say: str = "the shipped model is not shown: {reason}", **generate: Any):
     """The shipped model ``name`` (``load_pretrained``) beside the live run: both grids, both scored on ``samples``
     images by ``quality`` (``live``: the live run's images, uint8, at least as many), one row each (with its
     ``collapsed`` flag: diversity under the quality metrics' threshold).
 
     Returns ``(shipped, rows)``; ``shipped`` is ``None`` — with the reason printed — when the file is missing
     or was trained for another architecture or size (``model``, ``image_size``: what the notebook expects), or
-    ``pretrained`` is false (the notebook's switch). ``recipe=True`` prints the shipped model's recipe last.
+    ``pretrained`` is false (the notebook's switch); ``say`` words that line (``{reason}``: ``pretrained=False`` or
+    what is wrong with the file), as in :func:`make_quality`. ``recipe=True`` prints the shipped model's recipe last.
     """
     import matplotlib.pyplot as plt
 
@@ -228,12 +230,12 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
     from .viz import show_images
 
     if not pretrained:
-        print("pretrained=False: the shipped model is not shown")
+        print(say.format(reason="pretrained=False"))
         return None, []
     try:
         shipped = load_pretrained(name, device=run.device, model=model, image_size=image_size)
     except (FileNotFoundError, PretrainedMismatch) as error:
-        print(f"the shipped model is not shown: {error}")
+        print(say.format(reason=error))
         return None, []
     print("shipped:", shipped.describe())
     count = samples if quality is not None else 64

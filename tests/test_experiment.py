@@ -132,5 +132,6 @@ def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypat
     assert shipped is not None and [r["model"] for r in rows] == ["this run", "shipped tiny"]
     assert all(r["fd"] > 0 for r in rows) and (tmp_path / "shipped_tiny.png").is_file()
     assert all(isinstance(r["collapsed"], bool) for r in rows) and "collapsed" in capsys.readouterr().out
-    shipped, rows = experiment.shipped_beside(run, "tiny", live, image_size=64)
-    assert shipped is None and "trained at 32 px" in capsys.readouterr().out
+    shipped, rows = experiment.shipped_beside(run, "tiny", live, image_size=64, say="пропущено: {reason}")
+    out = capsys.readouterr().out
+    assert shipped is None and out.startswith("пропущено: ") and "trained at 32 px" in out

@@ -108,6 +108,9 @@ def test_per_resolution_rows_scores_every_scale_of_the_multiscale_generator():
 def test_shipped_beside_can_be_switched_off(tmp_path, capsys):
     assert shipped_beside(_run(tmp_path), "progan", None, pretrained=False) == (None, [])
     assert "pretrained=False" in capsys.readouterr().out
+    # a lesson in another language words the line itself (00, 07), as make_quality's say=
+    assert shipped_beside(_run(tmp_path), "progan", None, pretrained=False, say="omitida: {reason}") == (None, [])
+    assert capsys.readouterr().out == "omitida: pretrained=False\n"
 
 
 def test_viz_helpers_draw_what_they_are_given(tmp_path):
