@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrained import bundled_path
+from .bundled import bundled_path
 
 FEATURE_IMAGE_SIZE = 32
 CLASSIFIER_FILE = "openmoji_classifier.pt"

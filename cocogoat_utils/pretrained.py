@@ -16,39 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .runtime import PACKAGE_DIR
-
-BUNDLE_PACKAGE = "cocogoat_utils.checkpoints"
-
-
-def bundle_dirs() -> list[Path]:
-    """Where bundled files are looked for, in order: the installed package data, then the checkout's ``checkpoints/``."""
-    found = []
-    try:
-        found.append(Path(str(resources.files(BUNDLE_PACKAGE))))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    checkout = PACKAGE_DIR.parent / "checkpoints"
-    if checkout not in found:
-        found.append(checkout)
-    return found
-
-
-def bundled_path(name: str) -> Path:
-    """The bundled file ``name`` (``"openmoji_classifier.pt"``, ``"dcgan.json"``…), wherever the package is installed."""
-    for folder in bundle_dirs():
-        if (folder / name).is_file():
-            return folder / name
-    looked = ", ".join(str(f) for f in bundle_dirs())
-    raise FileNotFoundError(f"the bundled file {name} is missing (looked in {looked}); a checkout has it in "
-                            "checkpoints/, and `python -m cocogoat_utils.pretrain --list` says how each model is made")
-
+from .bundled import bundle_dirs, bundled_path  # noqa: F401  (re-exported: older imports)
 
 class PretrainedMismatch(ValueError):
     """A shipped model is not the architecture or size the caller expects."""

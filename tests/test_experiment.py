@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from cocogoat_utils import experiment, pretrained  # noqa: E402
+from cocogoat_utils import bundled, experiment, pretrained  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402
@@ -115,7 +115,7 @@ def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypat
     run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path)
     real = torch.randint(0, 256, (80, 3, 32, 32), dtype=torch.uint8)
     quality = experiment.make_quality(real)  # before the bundle is hidden: the metrics' classifier is bundled too
-    monkeypatch.setattr(pretrained, "bundle_dirs", lambda: [tmp_path / "nothing"])
+    monkeypatch.setattr(bundled, "bundle_dirs", lambda: [tmp_path / "nothing"])
     shipped, rows = experiment.shipped_beside(run, "dcgan", None)
     assert shipped is None and rows == [] and "dcgan.pt is missing" in capsys.readouterr().out
     # a shipped model made the way pretrain exports one

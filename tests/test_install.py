@@ -76,7 +76,7 @@ def test_the_installed_wheel_works_from_another_folder_and_writes_only_there(ins
 import json, sys, torch
 import cocogoat_utils
 from cocogoat_utils.runtime import home
-from cocogoat_utils.pretrained import bundled_path, bundle_dirs
+from cocogoat_utils.bundled import bundled_path, bundle_dirs
 from cocogoat_utils.metrics import QualityMetrics
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from cocogoat_utils.device_dataset import DeviceImageDataset
@@ -142,7 +142,7 @@ def test_the_colab_cell_installs_the_package_with_its_extras(notebook, monkeypat
     assert "install" in line and "git+https://github.com/" in line and "cocogoat_utils" in line
     if notebook.stem.startswith("02"):
         assert "labelling" in line  # 02 draws boxes with jupyter-bbox-widget
-    from cocogoat_utils.pretrained import bundled_path
+    from cocogoat_utils.bundled import bundled_path
 
     assert bundled_path("openmoji_classifier.pt").is_file()
     # without Colab the cell installs nothing

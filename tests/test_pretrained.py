@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cocogoat_utils import pretrained
+from cocogoat_utils import bundled, pretrained
 from cocogoat_utils.pretrain import RECIPES, list_recipes
 from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained, load_record
 
@@ -55,7 +55,7 @@ def test_pretrain_end_to_end_killed_and_resumed(tmp_path, monkeypatch):
     assert record["hardware"] and record["precision"] in ("bf16", "fp32")
     state = torch.load(export / "dcgan.pt", weights_only=True)
     assert all(v.dtype == torch.float16 for v in state["weights"].values() if v.is_floating_point())
-    monkeypatch.setattr(pretrained, "bundle_dirs", lambda: [export])
+    monkeypatch.setattr(bundled, "bundle_dirs", lambda: [export])
     shipped = load_pretrained("dcgan", model="DCGANGenerator", image_size=32)
     images = shipped.generate(8, seed=1)
     assert images.shape == (8, 3, 32, 32) and images.dtype == torch.uint8
