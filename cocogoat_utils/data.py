@@ -1,4 +1,4 @@
-"""Image sets: the :class:`ImageSet` every loader returns, folders of images, torchvision sets, value ranges.
+"""Loading image sets: the embedded glyphs or a folder (:func:`load_dataset`), torchvision sets, value ranges.
 
 - :func:`load_dataset` is what a notebook calls: the embedded OpenMoji glyphs (``openmoji``)
   when ``data_dir`` is ``None``, else the folder (``max_images``: the first N); :func:`split_last` holds out
@@ -11,84 +11,28 @@
 - :func:`to_float` / :func:`to_uint8` convert between stored pixels and the ``[-1, 1]`` a
   generator draws in. Batches on the device come from ``device_dataset.DeviceImageDataset``.
 
-Every loader returns an :class:`ImageSet`: ``images`` is a ``(N, C, H, W)`` ``uint8``
-tensor, with one name and one category per image.
+Every loader returns an :class:`~cocogoat_utils.imageset.ImageSet` (``imageset``, below this module and
+``openmoji``; re-exported here): ``images`` is a ``(N, C, H, W)`` ``uint8`` tensor, with one name and one
+category per image.
 """
 
 from __future__ import annotations
 
-import os
 import re
+import shutil
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torchvision
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from .imageset import CATEGORIES, ImageSet, composite, data_dir  # noqa: F401  (re-exported: every loader's type)
+from .openmoji import load_openmoji
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-
-
-def data_dir() -> Path:
-    """Where datasets are cached: ``$COCOGOAT_DATA_DIR``, else ``data/`` in the home folder (``runtime.home``)."""
-    from .runtime import home
-
-    return Path(os.environ.get("COCOGOAT_DATA_DIR") or home() / "data")
-
-
-
-@dataclass
-class ImageSet:
-    """Images as a ``(N, C, H, W)`` uint8 tensor with a name and a category for each."""
-
-    images: torch.Tensor
-    names: list[str]
-    categories: list[str]
-    source: str = ""
-    skipped: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
-            raise ValueError(f"images must be a (N, C, H, W) uint8 tensor, got {tuple(self.images.shape)} {self.images.dtype}")
-        if not len(self.names) == len(self.categories) == len(self):
-            raise ValueError("one name and one category per image")
-
-    def subset(self, index) -> ImageSet:
-        """The images at ``index`` (a list of positions or a boolean mask)."""
-        index = torch.as_tensor(index)
-        if index.dtype == torch.bool:
-            index = index.nonzero().flatten()
-        keep = index.tolist()
-        return ImageSet(self.images[index], [self.names[i] for i in keep],
-                        [self.categories[i] for i in keep], self.source)
-
-    def filter(self, categories: str | list[str] | None) -> ImageSet:
-        """Only the images whose category is one of ``categories`` (short or full Unicode names)."""
-        if categories is None:
-            return self
-        from .openmoji import CATEGORIES
-
-        wanted = {CATEGORIES.get(c, c) for c in ([categories] if isinstance(categories, str) else categories)}
-        unknown = wanted - set(CATEGORIES.values()) - set(self.categories)
-        if unknown:
-            raise ValueError(f"unknown categories {sorted(unknown)}; choose from {sorted(CATEGORIES)}")
-        return self.subset([i for i, c in enumerate(self.categories) if c in wanted])
-
-
-def composite(rgba: torch.Tensor, background: str | None) -> torch.Tensor:
-    """(N, 4, H, W) uint8 → RGB composited on ``"white"``/``"black"``, or RGBA kept when ``None``."""
-    if background is None:
-        return rgba
-    colours = {"white": 255.0, "black": 0.0}
-    if background not in colours:
-        raise ValueError(f"background={background!r}: expected 'white', 'black' or None (keep alpha)")
-    rgb, alpha = rgba[:, :3].float(), rgba[:, 3:].float() / 255.0
-    return (rgb * alpha + colours[background] * (1 - alpha)).round().clamp(0, 255).to(torch.uint8)
-
 
 
 # --------------------------------------------------------------------------- image folders
@@ -120,8 +64,6 @@ def load_image_folder(
         raise FileNotFoundError(f"data_dir {str(root)!r} does not exist or is not a folder")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     candidates = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    from tqdm.auto import tqdm
-
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     images, names, categories, skipped = [], [], [], []
     for path in tqdm(candidates, desc=f"reading {root.name}", disable=not progress or len(candidates) < 200):
@@ -165,8 +107,6 @@ def save_image_folder(images: ImageSet | torch.Tensor, folder: str | Path, *, na
     names = [f"{i:05d}" for i in range(len(images))] if names is None else list(names)
     if len(names) != len(images):
         raise ValueError(f"{len(names)} names for {len(images)} images")
-    import shutil
-
     folder = Path(folder).expanduser()
     partial, old = folder.with_name(folder.name + ".partial"), folder.with_name(folder.name + ".old")
     for leftover in (partial, old):
@@ -205,8 +145,6 @@ def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Pat
     """
     if name not in TORCHVISION_DATASETS:
         raise ValueError(f"unknown torchvision dataset {name!r}; choose from {sorted(TORCHVISION_DATASETS)}")
-    import torchvision
-
     root = Path(root or data_dir() / "torchvision")
     try:
         dataset = getattr(torchvision.datasets, TORCHVISION_DATASETS[name])(root, train=True, download=download)
@@ -232,8 +170,6 @@ def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=Non
     """``data_dir=None`` is the embedded OpenMoji set (filtered by ``categories``); otherwise the folder
     (``categories`` is ignored). ``max_images``: only the first N images (``None``: all)."""
     if data_dir is None:
-        from .openmoji import load_openmoji
-
         images = load_openmoji(image_size, categories=categories, background=background)
     else:
         images = load_image_folder(data_dir, image_size, background=background)

