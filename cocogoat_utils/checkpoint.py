@@ -14,11 +14,18 @@ weight is copied. Files are written to a temporary name in the same folder and r
 so a killed kernel never leaves a half-written checkpoint behind, and a failed write (a
 full disk) leaves the previous checkpoint as it was. :func:`load_newest` skips a damaged
 newest checkpoint, with a warning naming it, and loads the newest good one.
+
+A training run (:class:`~cocogoat_utils.train.loop.Trainer`) keeps beside its checkpoints a
+``config.json`` (:func:`write_run_config`), which :func:`check_run_config` reads to refuse resuming
+a run of other models or settings; :func:`save_training` and :func:`restore_training` add and put
+back what exact resume needs beyond the weights: every process's random streams, gradient
+scalers, schedules, seconds spent, and the state of each stateful helper under its own key.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pickle
 import re
@@ -30,6 +37,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .runtime import stream_seed
 
 FORMAT_VERSION = 1
 CHECKPOINT_PATTERN = re.compile(r"step_(\d+)\.pt$")
@@ -224,3 +233,113 @@ def load_newest(
         raise CheckpointMismatch(f"no checkpoint in {directory} can be resumed ({problems[0][1]}); "
                                  "start afresh with resume=False, or choose another out_dir")
     return None
+
+
+# --------------------------------------------------------------------------- a training run's checkpoints
+
+class ConfigMismatch(CheckpointMismatch):
+    """The checkpoint to resume was written with another training configuration."""
+
+
+def write_run_config(folder: str | Path, info: Mapping[str, Any]) -> None:
+    """Write ``folder/config.json``: the run's settings (``info["train"]``) and its models' signatures."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(info, indent=2))
+
+
+def config_changes(config: Mapping[str, Any], saved: Mapping[str, Any], resumable=frozenset()) -> list[str]:
+    """``"lr_g 0.0002 → 0.001"`` for every setting in both ``config`` and ``saved`` that differs, except ``resumable``."""
+    changed = []
+    for name, mine in config.items():
+        if name in resumable or name not in saved:
+            continue
+        mine = list(mine) if isinstance(mine, tuple) else mine
+        if mine != saved[name]:
+            changed.append(f"{name} {saved[name]} → {mine}")
+    return changed
+
+
+def check_run_config(folder: str | Path, *, models: Mapping[str, nn.Module], config: Mapping[str, Any],
+                     resumable=frozenset()) -> None:
+    """Refuse to resume ``folder`` when its ``config.json`` names other models (:class:`CheckpointMismatch`) or other
+    settings than ``config`` outside ``resumable`` (:class:`ConfigMismatch`, naming each difference)."""
+    info = Path(folder) / "config.json"
+    if not info.is_file():
+        return
+    written = json.loads(info.read_text())
+    for name, model in models.items():
+        if name in written and written[name] != model_signature(model):
+            raise CheckpointMismatch(f"{folder} holds a run of {written[name]}; this {name} is "
+                                     f"{model_signature(model)}: choose another out_dir, or resume=False")
+    changed = config_changes(config, written.get("train", {}), resumable)
+    if changed:
+        raise ConfigMismatch(f"{folder} holds a run trained with other settings ({', '.join(changed)}): "
+                             "fit(resume=False) starts this configuration afresh there, or choose another out_dir")
+
+
+def by_key(*objects) -> dict[str, Any]:
+    """The ``objects`` that name a ``key`` (``None``s and objects without one are left out), by that key; two
+    different objects under one key raise ``ValueError``."""
+    found: dict[str, Any] = {}
+    for obj in objects:
+        key = getattr(obj, "key", None)
+        if key is not None and found.setdefault(key, obj) is not obj:
+            raise ValueError(f"two objects keep their state under the key {key!r}: give one of them another key")
+    return found
+
+
+def random_state(streams: Mapping[str, torch.Generator], device: torch.device) -> dict:
+    """Every random stream that shapes training: the named ``streams``, torch's global CPU state (and CUDA's)."""
+    state = {name: g.get_state() for name, g in streams.items()}
+    state["torch"] = torch.get_rng_state()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_random_state(streams: Mapping[str, torch.Generator], state: Mapping[str, Any], device: torch.device) -> None:
+    """Put back what :func:`random_state` took."""
+    for name, generator in streams.items():
+        generator.set_state(state[name])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save_training(directory: str | Path, *, step: int, models, optimizers, ema, config: Mapping[str, Any],
+                  history: Mapping[str, Any], elapsed: float, random: list, world_size: int, scalers, schedulers,
+                  stateful: Mapping[str, Any], filename: str | None = None) -> Path:
+    """:func:`save_checkpoint` with what exact resume needs: the seconds spent, every process's random streams
+    (``random``, one per rank), the gradient scalers and schedules by name, and ``stateful[key].state_dict()``
+    under ``key`` (the callbacks and the quality record; ``None`` states are left out)."""
+    states = {key: obj.state_dict() for key, obj in stateful.items()}
+    return save_checkpoint(
+        directory, step=step, models=models, optimizers=optimizers, ema=ema, config=config, history=history,
+        filename=filename,
+        extra={"elapsed": elapsed, "random": random, "world_size": world_size,
+               "scalers": {n: s.state_dict() for n, s in scalers.items()},
+               "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
+               "callbacks": {k: v for k, v in states.items() if v is not None}})
+
+
+def restore_training(state: Mapping[str, Any], *, rank: int, seed: int, streams: Mapping[str, torch.Generator],
+                     device: torch.device, scalers, schedulers, stateful: Mapping[str, Any]) -> None:
+    """Put back what :func:`save_training` added: scalers, schedules, the states by key, and rank ``rank``'s random
+    streams — fresh ones from ``(seed + step, rank)`` when the checkpoint was written by fewer processes."""
+    for name, scaler in scalers.items():
+        if name in state.get("scalers", {}):
+            scaler.load_state_dict(state["scalers"][name])
+    for name, scheduler in schedulers.items():
+        if name in state.get("schedulers", {}):
+            scheduler.load_state_dict(state["schedulers"][name])
+    randomness = state.get("random") or []
+    if rank < len(randomness):
+        set_random_state(streams, randomness[rank], device)
+    else:
+        for i, generator in enumerate(streams.values()):
+            generator.manual_seed(stream_seed(seed + state["step"], rank, i))
+    saved = state.get("callbacks", {})
+    for key, obj in stateful.items():
+        if key in saved:
+            obj.load_state_dict(saved[key])

@@ -18,6 +18,13 @@ has them. Over TCP, jupyter_client picks five free ports, closes them, and the k
 a moment later; a process starting at the same moment can take one in between (CI saw
 ``Address already in use`` and a kernel that never answered, with two test workers starting
 kernels side by side, as the GPU run starts eight). A socket file of its own has no such race.
+
+Both patches replace what these libraries do not promise to keep: ``AsyncZMQSocketChannel.get_msg``
+(jupyter_client), the private ``AsyncKernelManager._ip_default`` (jupyter_client) and the module attribute
+``papermill.engines.PapermillNotebookClient`` that papermill's engine looks up when it runs. Each is checked
+before it is replaced (:func:`require`): a version without it raises :class:`PatchOutOfDate`, naming the
+attribute and the versions this was written for, instead of a run that silently goes unpatched.
+``pyproject.toml`` bounds the versions (jupyter-client 7–8, papermill 2.x).
 """
 
 from __future__ import annotations
@@ -30,6 +37,23 @@ import uuid
 
 _PATCHED = False
 _TRANSPORT_PATCHED = False
+WRITTEN_FOR = "jupyter-client 7–8 and papermill 2.5–2.7"
+
+
+class PatchOutOfDate(RuntimeError):
+    """An installed jupyter_client or papermill lacks an attribute this module replaces."""
+
+
+def require(owner, name: str, what: str) -> None:
+    """Raise :class:`PatchOutOfDate` unless ``owner`` (a class or module) has ``name``; ``what`` says which patch
+    needs it."""
+    if not hasattr(owner, name):
+        module = getattr(owner, "__module__", None) or getattr(owner, "__name__", "?")
+        package = module.split(".")[0]
+        version = getattr(__import__(package), "__version__", "?")
+        raise PatchOutOfDate(f"{package} {version} has no {getattr(owner, '__name__', owner)}.{name}, which "
+                             f"cocogoat_utils.execute replaces {what} (written for {WRITTEN_FOR}): install a version "
+                             f"in pyproject.toml's range, or update the patch")
 
 
 def patch_reply_polling(interval: float = 1.0) -> None:
@@ -39,6 +63,7 @@ def patch_reply_polling(interval: float = 1.0) -> None:
         return
     from jupyter_client.channels import AsyncZMQSocketChannel
 
+    require(AsyncZMQSocketChannel, "get_msg", "to poll for kernel replies in slices")
     single_poll = AsyncZMQSocketChannel.get_msg
 
     async def get_msg(self, timeout: float | None = None):
@@ -91,6 +116,8 @@ def patch_kernel_transport() -> bool:
     import papermill.engines
     from jupyter_client import AsyncKernelManager
 
+    require(AsyncKernelManager, "_ip_default", "to start kernels on Unix sockets")
+    require(papermill.engines, "PapermillNotebookClient", "to start kernels on Unix sockets")
     manager = unix_socket_kernels(AsyncKernelManager)
 
     class UnixSocketNotebookClient(papermill.engines.PapermillNotebookClient):

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 import torch
+from IPython.display import display
+from PIL import Image
 
 from .data import ImageSet
 from .labels import BoxStore, LabelStore
@@ -24,8 +26,6 @@ from .labels import BoxStore, LabelStore
 
 def png_bytes(image: torch.Tensor, scale: int = 1) -> bytes:
     """One ``(C, H, W)`` uint8 image (C = 1, 3 or 4) as PNG bytes, enlarged ``scale`` times with nearest."""
-    from PIL import Image
-
     array = image.detach().cpu().permute(1, 2, 0).numpy()
     pil = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
     if scale != 1:
@@ -112,8 +112,6 @@ class _ImageQueue:
         self._show()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self.widget)
 
 

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -35,9 +36,24 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .augment import augment_dataset, diff_translation, random_flip
+from .checkpoint import atomic_save, load_checkpoint
+from .data import load_dataset
+from .degrade import SELECTION_CLASSES, make_selection_task
+from .device_dataset import DeviceImageDataset
+from .metrics import QualityMetrics
 from .models import build_network  # noqa: F401  (re-exported: older imports)
+from .models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan
+from .models.lstm_gan import LSTMGenerator, match_parameters, parameter_count
+from .models.msggan import MSGGenerator, MultiScaleDiscriminator
+from .models.progan import ProDiscriminator, ProGenerator
+from .models.selector import ImageClassifier
+from .models.unet import UNet
 from .pretrained import shipped_name
 from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
+from .train import (DiffusionTrainConfig, DiffusionTrainer, GANTrainConfig, GANTrainer, ProgressiveTrainer,
+                    QualityTracker, level_plan)
+from .train.classifier import predict, train_classifier
 
 CATEGORIES = ["animals", "faces", "people"]  # the generative notebooks' default subset of OpenMoji
 EXPORT_SAMPLES = 2000  # generated images scored for a record
@@ -68,9 +84,6 @@ class Context:
     def dataset(self, *, augment: int = 1):
         """The notebook's real images at the recipe's size (OpenMoji animals, faces and people, or ``--data-dir``),
         and the training set (with ``augment − 1`` augmented copies of each image, as 07 makes them)."""
-        from .augment import augment_dataset
-        from .data import load_dataset
-
         real = load_dataset(self.args.data_dir, self.image_size,
                             categories=CATEGORIES if self.args.data_dir is None else None)
         train = augment_dataset(real.images, factor=augment, seed=self.args.seed) if augment > 1 else real.images
@@ -85,9 +98,6 @@ class Context:
     def quality(self, real_images: torch.Tensor, *, every: int, samples: int = 1000):
         """A quality tracker against the real images (FD every ``every`` steps on ``samples`` images, at most
         :attr:`metric_samples`; keeps ``best.pt``)."""
-        from .metrics import QualityMetrics
-        from .train import QualityTracker
-
         return QualityTracker(QualityMetrics(real_images, device=self.device), every=every,
                               samples=min(samples, self.metric_samples))
 
@@ -132,9 +142,6 @@ def recipe(name: str, *, notebook: str, model: str, summary: str, minutes: float
 
 def _gan(ctx: Context, generator, discriminator, train_images, real, config, *, metric_every: int,
          callbacks=()) -> dict:
-    from .device_dataset import DeviceImageDataset
-    from .train import GANTrainer
-
     tracker = ctx.quality(real.images, every=metric_every)
     trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device), config=config,
                          out_dir=ctx.work_dir, callbacks=[tracker, *callbacks], progress=ctx.args.progress)
@@ -149,9 +156,6 @@ def _gan(ctx: Context, generator, discriminator, train_images, real, config, *, 
         summary="07's sprite DCGAN at its cpu widths (G 256, D 32; BCE, Adam(0.5, 0.9), ×3 augmented sprites) made "
                 "stable for long runs with DiffAugment on everything D sees and sampling from an EMA of G (0.999)")
 def train_dcgan(ctx: Context) -> dict:
-    from .models.dcgan import build_dcgan
-    from .train import GANTrainConfig
-
     real, train = ctx.dataset(augment=3)
     torch.manual_seed(ctx.args.seed)
     generator, discriminator = build_dcgan(image_size=ctx.image_size, arch="sprite", latent_dim=100, g_width=256,
@@ -170,9 +174,6 @@ PROGAN_IMAGES_PER_MINUTE = 800  # images per fade-in and per stabilisation for e
         summary="03's progressive GAN grown 4→8→16→32 px with the fade-in (WGAN-GP, equalised learning rate, "
                 "minibatch std, Adam(0, 0.99) at 1e-3, width 128, batch 32) and an EMA of G; images per phase = 800 × minutes")
 def train_progan(ctx: Context) -> dict:
-    from .models.progan import ProDiscriminator, ProGenerator
-    from .train import GANTrainConfig, ProgressiveTrainer, level_plan
-
     real, _ = ctx.dataset()
     max_level = {16: 2, 32: 3, 64: 4, 128: 5}[ctx.image_size]
     torch.manual_seed(ctx.args.seed)
@@ -181,8 +182,6 @@ def train_progan(ctx: Context) -> dict:
     plan = level_plan(max_level, images_per_phase=int(PROGAN_IMAGES_PER_MINUTE * ctx.args.minutes), batch_size=32)
     config = GANTrainConfig(loss="wgan", gp_lambda=10.0, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema_decay=0.999,
                             log_every=50, sample_every=None, checkpoint_every=500, **ctx.loop_options())
-    from .device_dataset import DeviceImageDataset
-
     trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device), plan=plan,
                                  config=config, out_dir=ctx.work_dir, quality_images=real.images,
                                  metric_samples=min(1000, ctx.metric_samples),
@@ -207,9 +206,6 @@ def train_progan(ctx: Context) -> dict:
         summary="04's multi-scale generator (every scale from one forward pass) against MSG-GAN's multi-scale "
                 "discriminator, relativistic average hinge loss, DiffAugment on every scale and an EMA of G")
 def train_msggan(ctx: Context) -> dict:
-    from .models.msggan import MSGGenerator, MultiScaleDiscriminator
-    from .train import GANTrainConfig
-
     real, _ = ctx.dataset()
     torch.manual_seed(ctx.args.seed)
     generator = MSGGenerator(image_size=ctx.image_size, width=128)
@@ -222,10 +218,6 @@ def train_msggan(ctx: Context) -> dict:
 
 def _lstm_pair(ctx: Context, kind: str) -> dict:
     """05's comparison: the LSTM generator, or a sprite DCGAN with as many parameters, against the same D."""
-    from .models.dcgan import DCGANDiscriminator, DCGANGenerator
-    from .models.lstm_gan import LSTMGenerator, match_parameters, parameter_count
-    from .train import GANTrainConfig
-
     real, _ = ctx.dataset()
     torch.manual_seed(ctx.args.seed)
     lstm = LSTMGenerator(image_size=ctx.image_size, latent_dim=100, width=128, hidden=256, direction="rows")
@@ -259,10 +251,6 @@ def train_lstm_baseline(ctx: Context) -> dict:
                 "dropout 0.1 for guidance) on the cosine schedule with T = 1000, batch 32, EMA weights (0.999 with "
                 "warm-up); scored and kept by FD under DDIM-50")
 def train_ddpm(ctx: Context) -> dict:
-    from .device_dataset import DeviceImageDataset
-    from .models.unet import UNet
-    from .train import DiffusionTrainConfig, DiffusionTrainer
-
     real, _ = ctx.dataset()
     classes = sorted(set(real.categories))
     labels = torch.tensor([classes.index(c) for c in real.categories])
@@ -291,12 +279,6 @@ SELECTOR_HELD_OUT = 600  # images of the embedded selection task kept aside to s
                 "low quality; off target) with every label known, AdamW and the one-cycle schedule, flips and shifts, "
                 "batch 64; scored on 600 held-out images. Not shipped: the classifier recipe, data-parallel under torchrun")
 def train_selector(ctx: Context) -> dict:
-    from .augment import diff_translation, random_flip
-    from .data import load_dataset
-    from .degrade import SELECTION_CLASSES, make_selection_task
-    from .models.selector import ImageClassifier
-    from .train.classifier import predict, train_classifier
-
     if ctx.args.data_dir is not None:
         raise SystemExit("[selector] trains on the embedded task, whose truth is known; label your own folder in "
                          "01_DataSelector instead")
@@ -317,8 +299,6 @@ def train_selector(ctx: Context) -> dict:
     accuracy = (predict(model, task.images[test]).argmax(1) == truth[test]).float().mean().item()
 
     def export_selector(export_dir: Path) -> Path:
-        from .checkpoint import atomic_save
-
         record = {"name": "selector", "notebook": "01_DataSelector", "recipe": RECIPES["selector"].summary,
                   "model": "ImageClassifier", "model_config": dict(model.config),
                   "parameters": sum(p.numel() for p in model.parameters()), "classes": list(SELECTION_CLASSES),
@@ -341,8 +321,6 @@ def train_selector(ctx: Context) -> dict:
 # --------------------------------------------------------------------------- export
 
 def _score(generate: Callable[[int], torch.Tensor], real: torch.Tensor, device, samples: int = EXPORT_SAMPLES) -> dict:
-    from .metrics import QualityMetrics
-
     quality = QualityMetrics(real, device=device)
     images = generate(samples)
     result = quality.evaluate(images)
@@ -378,8 +356,6 @@ def targets_met(model: str, scores: dict) -> dict:
 def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
     """Load the best checkpoint by FD, score it on ``--metric-samples`` samples (2,000), write ``<name>.pt`` (fp16)
     and ``<name>.json``."""
-    from .checkpoint import load_checkpoint
-
     trainer, tracker = result["trainer"], result.get("tracker")
     best = tracker.best_checkpoint if tracker is not None else None
     if best is not None and Path(best).is_file():
@@ -408,8 +384,6 @@ def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Pat
     }
     record["targets"] = targets_met(recipe_.model, scores)
     export_dir.mkdir(parents=True, exist_ok=True)
-    from .checkpoint import atomic_save
-
     stem = shipped_name(recipe_.name, ctx.image_size, recipe_.image_size)
     path = atomic_save({"version": 1, "record": record, "weights": weights}, export_dir / f"{stem}.pt")
     (export_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -525,8 +499,6 @@ def _init_distributed() -> torch.device | None:
 
 def run(name: str, args: argparse.Namespace) -> Path | None:
     """Train recipe ``name`` and export it (rank 0); returns the exported file."""
-    import shutil
-
     recipe_ = RECIPES[name]
     local = _init_distributed() if not (torch.distributed.is_available() and torch.distributed.is_initialized()) else None
     rank, world = distributed()

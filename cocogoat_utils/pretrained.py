@@ -22,6 +22,8 @@ import torch
 from torch import nn
 
 from .bundled import bundle_dirs, bundled_path  # noqa: F401  (re-exported: older imports)
+from .data import to_uint8
+from .diffusion import NoiseSchedule, ddim_sample
 from .models import build_network
 
 
@@ -51,13 +53,9 @@ class Pretrained:
                  guidance: float = 1.0) -> torch.Tensor:
         """``n`` images as uint8 on the CPU from noise drawn with ``seed``: the generator's, or for a diffusion
         model DDIM in ``steps`` steps (the classes in turn, unless ``labels`` are given)."""
-        from .data import to_uint8
-
         if self.record["model"] != "UNet":
             z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
             return to_uint8(self.model.images(self.model(z))).cpu()
-        from .diffusion import NoiseSchedule, ddim_sample
-
         schedule = NoiseSchedule.make(self.record["schedule"], self.record["T"])
         classes = len(self.record.get("classes", [])) or None
         if labels is None and classes:

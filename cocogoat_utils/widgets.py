@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from .latent import generate, truncated_noise
 from .viz import show_images
@@ -15,7 +16,6 @@ from .viz import show_images
 def truncation_slider(generator: torch.nn.Module, *, n: int = 16, seed: int = 0):
     """An ipywidgets slider over the truncation threshold that redraws ``n`` samples as it moves."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     output = widgets.Output()
     slider = widgets.FloatSlider(value=1.0, min=0.05, max=3.0, step=0.05, description="threshold",
@@ -40,7 +40,6 @@ def truncation_slider(generator: torch.nn.Module, *, n: int = 16, seed: int = 0)
 def frame_slider(frames: list[torch.Tensor], titles: list[str], *, nrow: int = 8, description: str = "frame"):
     """An ipywidgets slider that shows one of ``frames`` (image batches) at a time, titled by ``titles``."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     if not frames or len(frames) != len(titles):
         raise ValueError(f"{len(frames)} frames and {len(titles)} titles: need as many of each, at least one")

@@ -71,3 +71,14 @@ def test_notebook_kernels_listen_on_unix_sockets_of_their_own(tmp_path):
     assert transport == "ipc" and os.path.isabs(ip) and cwd == str(elsewhere)
     assert not list(Path(ip).parent.glob(Path(ip).name + "-*")), "the kernel's socket files outlive it"
     assert nbval.kernel.KernelManager(kernel_name="python3").transport == "ipc"
+
+
+def test_a_version_without_the_replaced_attribute_is_named_not_silently_unpatched(monkeypatch):
+    import papermill.engines
+
+    monkeypatch.delattr(papermill.engines, "PapermillNotebookClient")
+    monkeypatch.setattr(execute, "_TRANSPORT_PATCHED", False)
+    with pytest.raises(execute.PatchOutOfDate, match=r"papermill .* has no papermill.engines.PapermillNotebookClient"):
+        execute.patch_kernel_transport()
+    with pytest.raises(execute.PatchOutOfDate, match=r"jupyter_client [\d.]+ has no AsyncZMQSocketChannel.gone"):
+        execute.require(AsyncZMQSocketChannel, "gone", "to test the message")

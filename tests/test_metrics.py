@@ -169,7 +169,7 @@ def test_tracker_scores_every_n_steps_keeps_the_best_and_flags_a_collapse_after_
     assert tracker.collapse["collapsed"]
     best = tracker.best
     assert best["step"] != 6 and torch.load(tmp_path / "best.pt", weights_only=True)["step"] == best["step"]
-    saved = torch.load(trainer.last_checkpoint, weights_only=True)["callbacks"]["0:QualityTracker"]["metrics"]
+    saved = torch.load(trainer.last_checkpoint, weights_only=True)["callbacks"]["quality"]["metrics"]
     assert [m["step"] for m in saved] == [2, 4, 6]
     resumed, again = _tracked(real, CollapsingGenerator(real[200:]), tmp_path)
     assert resumed.resume() and again.collapse_step == 6 and len(again.metrics) == 3

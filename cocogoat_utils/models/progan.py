@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import EqualizedConv2d, EqualizedLinear, Generator, MinibatchStdDev, PixelNorm
+from ..runtime import eval_mode
 
 
 def resolution(level: int) -> int:
@@ -181,8 +182,6 @@ def level_parameters(generator: ProGenerator, discriminator: ProDiscriminator) -
 def fade_in_frames(generator: ProGenerator, noise: torch.Tensor, alphas: list[float]) -> list[torch.Tensor]:
     """The generator's images for ``noise`` at its top level with ``alpha`` set to each of ``alphas`` (float in
     ``[-1, 1]``, on the CPU), in eval mode; the generator is left at ``alpha = 1``."""
-    from ..runtime import eval_mode
-
     top, frames = generator.level, []
     with eval_mode(generator):
         for alpha in alphas:

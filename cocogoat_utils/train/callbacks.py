@@ -1,13 +1,12 @@
 """What a notebook attaches to a trainer to watch it: live plots, saved sample grids, quality scores, TensorBoard.
 
-Every one is a :class:`~cocogoat_utils.train.loop.Callback` and works with any trainer:
+Every one is a :class:`Callback` and works with any trainer (quality evaluations are a step of the loop
+itself, recorded by ``evaluation.QualityTracker``; callbacks see each result in ``on_metrics``):
 
+- :class:`Callback`, the hooks; each of the others overrides some of them;
 - :class:`LiveLossPlot` redraws the loss curves in one notebook output as training goes;
 - :class:`SampleGridSaver` / :class:`ScaleGridSaver` write every fixed-noise grid (every scale of
   a multi-scale generator) as a PNG that outlives the kernel, for GIFs;
-- :class:`QualityTracker` scores generated images every N steps (FD, KID, precision/recall,
-  diversity), keeps the best checkpoint by FD and reports collapse whenever the samples'
-  diversity is under the threshold (``metrics.collapse_status``); its record survives a resume;
 - :class:`PerScaleLosses`: each scale's discriminator loss, for a per-scale discriminator;
 - :class:`TensorBoardLogger` (``config.tensorboard=True`` adds one).
 - :class:`ShadowEMA`: a second average of the weights (without warm-up by default), beside the trainer's.
@@ -16,16 +15,55 @@ Every one is a :class:`~cocogoat_utils.train.loop.Callback` and works with any t
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
+from torchvision.utils import make_grid
 
-from ..metrics import collapse_status
 from ..runtime import eval_mode
-from ..viz import plot_discriminator_outputs, plot_losses, save_grid, scale_rows
-from .loop import Callback
+from ..viz import frame_step, plot_discriminator_outputs, plot_losses, save_gif, save_grid, scale_rows
+from .evaluation import QualityTracker  # noqa: F401  (re-exported: its old home)
+from .optim import EMA
+
+if TYPE_CHECKING:
+    from .loop import Trainer
+
+
+class Callback:
+    """Hooks a notebook attaches to a trainer; every method is optional (the loop calls the ones a callback has).
+    They run on rank 0 only, except :meth:`on_step_start`. A callback whose state must survive a resume names the
+    ``key`` a checkpoint keeps it under (two callbacks of one kind on one trainer need two keys)."""
+
+    key: str | None = None
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+
+    def on_step_start(self, trainer: Trainer) -> None:
+        """Before every step (``trainer.step`` steps are done); runs on every rank; keep it cheap and free of host syncs."""
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        """After a step's logging, sampling and evaluation, before its checkpoint; ``trainer.finishing`` is true on the
+        last step."""
+
+    def on_log(self, trainer: Trainer) -> None:
+        """After losses up to ``trainer.step`` were appended to ``trainer.history``."""
+
+    def on_sample(self, trainer: Trainer, images: torch.Tensor) -> None:
+        """``images``: the fixed-noise samples as uint8 ``(n_samples, C, H, W)`` on the CPU."""
+
+    def on_metrics(self, trainer: Trainer, result: dict) -> None:
+        """After a quality evaluation (:meth:`Trainer.evaluate`): ``result`` is the quality record's new entry."""
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict | None:
+        """What the callback must keep across a resume (``None``: nothing)."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class LiveLossPlot(Callback):
@@ -57,8 +95,6 @@ class LiveLossPlot(Callback):
         self.count += 1
         if self.count % self.every:
             return
-        from IPython.display import display
-
         fig = self._figure(trainer)
         if self.handle is None:
             self.handle = display(fig, display_id=True)
@@ -90,8 +126,6 @@ class SampleGridSaver(Callback):
     def gif(self, path: str | Path, **options) -> Path:
         """The saved grids as an animated GIF at ``path``, each frame labelled with its step (``viz.save_gif``'s
         ``options``); returns the path."""
-        from ..viz import frame_step, save_gif
-
         frames = self.frames()
         return save_gif(frames, path, labels=[f"step {frame_step(f)}" for f in frames], **options)
 
@@ -109,75 +143,6 @@ class ScaleGridSaver(SampleGridSaver):
         save_grid(scale_rows(scales, self.nrow), self.folder / f"step_{trainer.step:07d}.png", nrow=self.nrow)
 
 
-class QualityTracker(Callback):
-    """Scores ``samples`` generated images with ``quality`` (a :class:`~cocogoat_utils.metrics.QualityMetrics`)
-    every ``every`` steps (``None``: only at the end) and after the last step.
-
-    Keeps ``best.pt`` (the checkpoint with the lowest FD, when the trainer has an ``out_dir``),
-    and warns whenever an evaluation finds the samples' diversity under the collapse
-    threshold — from the start or after being diverse (:attr:`collapse`). The images come
-    from ``trainer.generate(samples, seed=config.seed + 1)``: the same noise at every evaluation.
-    Each entry of :attr:`metrics` holds the step, the training seconds and images seen so far, and the scores.
-    """
-
-    def __init__(self, quality, *, every: int | None = None, samples: int = 1000, keep_best: bool = True) -> None:
-        if every is not None and every < 1:
-            raise ValueError(f"every={every}: give a number of steps ≥ 1, or None for the end only")
-        self.quality, self.every, self.samples, self.keep_best = quality, every, samples, keep_best
-        self.metrics: list[dict] = []
-        self.best_checkpoint: Path | None = None
-        self._warned = False
-
-    def on_step_end(self, trainer) -> None:
-        if (self.every and trainer.step % self.every == 0) or trainer.finishing:
-            self.evaluate(trainer)
-
-    def evaluate(self, trainer) -> dict:
-        """Score the trainer's samples now; returns the new entry of :attr:`metrics`."""
-        trainer._flush()
-        images = trainer.generate(self.samples, seed=trainer.config.seed + 1)
-        result = {"step": trainer.step, "seconds": round(trainer.elapsed, 2), "images": trainer.images_seen,
-                  **self.quality.evaluate(images)}
-        best = min((m["fd"] for m in self.metrics), default=float("inf"))
-        self.metrics.append(result)
-        if self.keep_best and result["fd"] < best:
-            self.best_checkpoint = trainer.save(filename="best.pt")
-        status = self.collapse
-        if result["collapsed"] and not self._warned:
-            self._warned = True
-            warnings.warn(f"mode collapse: {status['text']}", stacklevel=2)
-        for callback in trainer.callbacks:
-            if callback is not self:
-                callback.on_metrics(trainer, result)
-        return result
-
-    @property
-    def collapse(self) -> dict:
-        """Whether and how the run collapsed so far (see :func:`~cocogoat_utils.metrics.collapse_status`)."""
-        return collapse_status(self.metrics, threshold=self.quality.collapse_threshold)
-
-    @property
-    def collapse_step(self) -> int | None:
-        """The step of the first evaluation under the collapse threshold (``None``: none was)."""
-        return self.collapse["step"]
-
-    @property
-    def last(self) -> dict:
-        return self.metrics[-1] if self.metrics else {}
-
-    @property
-    def best(self) -> dict:
-        return min(self.metrics, key=lambda m: m["fd"]) if self.metrics else {}
-
-    def state_dict(self) -> dict:
-        return {"metrics": self.metrics, "best_checkpoint": str(self.best_checkpoint or "")}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.metrics = list(state["metrics"])
-        self.best_checkpoint = Path(state["best_checkpoint"]) if state.get("best_checkpoint") else None
-        self._warned = any(m["collapsed"] for m in self.metrics)
-
-
 class PerScaleLosses(Callback):
     """Each scale's discriminator loss on a fixed real batch and the fixed noise, at every log event.
 
@@ -185,8 +150,8 @@ class PerScaleLosses(Callback):
     ``"step"`` and ``"scale_<size>"`` to lists, for a plot of every discriminator's loss.
     """
 
-    def __init__(self, real: torch.Tensor, *, every: int = 1) -> None:
-        self.real, self.every, self.count = real, every, 0
+    def __init__(self, real: torch.Tensor, *, every: int = 1, key: str = "per_scale_losses") -> None:
+        self.real, self.every, self.count, self.key = real, every, 0, key
         self.history: dict[str, list[float]] = {"step": []}
 
     @torch.no_grad()
@@ -211,14 +176,20 @@ class PerScaleLosses(Callback):
 
 
 class TensorBoardLogger(Callback):
-    """Losses, sample grids and quality scores in ``folder`` for TensorBoard (``%tensorboard --logdir …``)."""
+    """Losses, sample grids and quality scores in ``folder`` for TensorBoard (``%tensorboard --logdir …``);
+    ``TrainConfig(tensorboard=True)`` adds one writing to ``out_dir/tensorboard``. Needs the ``tensorboard`` package
+    (``pip install "cocogoat_utils[tensorboard]"``; the ``dev`` extra has it too)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder, self.writer, self.written = Path(folder), None, 0
 
     def on_train_start(self, trainer) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
+        try:  # an optional dependency: imported when a run logs to TensorBoard, not with the package
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise ImportError("TensorBoard logging needs the tensorboard package: pip install "
+                              "\"cocogoat_utils[tensorboard]\" (or pip install tensorboard), or tensorboard=False"
+                              ) from error
         self.writer = SummaryWriter(self.folder)
         self.written = len(trainer.history["step"])
 
@@ -233,14 +204,14 @@ class TensorBoardLogger(Callback):
 
     def on_sample(self, trainer, images: torch.Tensor) -> None:
         if self.writer is not None:
-            from torchvision.utils import make_grid
-
             self.writer.add_image("samples", make_grid(images, nrow=8), trainer.step)
 
     def on_metrics(self, trainer, result: dict) -> None:
         if self.writer is not None:
-            for key in ("fd", "kid", "precision", "recall", "diversity_ratio"):
-                self.writer.add_scalar(f"quality/{key}", result[key], trainer.step)
+            for key, value in result.items():  # every score (not the flags, nor where it was taken)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                        key not in ("step", "seconds", "images"):
+                    self.writer.add_scalar(f"quality/{key}", value, trainer.step)
 
     def on_train_end(self, trainer) -> None:
         if self.writer is not None:
@@ -252,10 +223,8 @@ class ShadowEMA(Callback):
     """A second average of ``model``'s weights, updated after every step like a trainer's own — by default without
     warm-up, to compare with the trainer's average that has one. Its state survives a resume."""
 
-    def __init__(self, model, decay: float, *, warmup: bool = False) -> None:
-        from .optim import EMA
-
-        self.ema = EMA(model, decay, warmup=warmup)
+    def __init__(self, model, decay: float, *, warmup: bool = False, key: str = "shadow_ema") -> None:
+        self.ema, self.key = EMA(model, decay, warmup=warmup), key
 
     def on_step_end(self, trainer) -> None:
         self.ema.update_parameters(trainer.model)

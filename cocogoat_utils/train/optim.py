@@ -1,12 +1,15 @@
-"""What every trainer builds around its models: Adam, the precision of a plain loop's step, and an exponential
-moving average of the weights."""
+"""What every trainer builds around its models: Adam, the precision of a plain loop's step, the tools a family's
+step uses on the shared loop (:class:`StepTools`: precision with gradient scalers, processes, real batches), and an
+exponential moving average of the weights."""
 
 from __future__ import annotations
 
 import copy
+import gc
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..runtime import autocast, pick_precision
 
@@ -38,6 +41,77 @@ class PrecisionStep:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+
+
+class StepTools:
+    """What a family's ``train_step`` uses on the loop (:class:`~cocogoat_utils.train.loop.Trainer` inherits it):
+    autocast, optimisers with one gradient scaler each in fp16, the models wrapped for several processes, and real
+    batches from this process's data stream. Reads the trainer's ``device``, ``precision``, ``world_size``,
+    ``optimizers``, ``scalers``, ``data``, ``streams`` and ``config``."""
+
+    def autocast(self):
+        """The precision context for forward passes (a no-op in fp32)."""
+        return autocast(self.device, self.precision)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module a training step calls: ``model`` itself in one process; across processes, the model
+        in ``DistributedDataParallel`` (its batch norms made ``SyncBatchNorm`` on CUDA, which is where torch
+        supports it) — call it before building the weight average, and keep the bare model for the rest."""
+        if self.world_size == 1:
+            return model
+        # find_unused_parameters: a growing network (ProGAN) leaves the blocks of other levels unused, and
+        # its fade-in path after the fade; DDP must not wait for their gradients
+        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                                       find_unused_parameters=True)
+
+    def release(self) -> None:
+        """Drop the ``DistributedDataParallel`` wrappers (their gradient hooks go with them), so that another
+        trainer can wrap the same models: the progressive GAN's next level does."""
+        for name in [k for k, v in vars(self).items() if isinstance(v, DistributedDataParallel)]:
+            setattr(self, name, getattr(self, name).module)
+        gc.collect()
+
+    def sync_batch_norm(self, model: nn.Module) -> nn.Module:
+        """``model`` with ``SyncBatchNorm`` layers when several CUDA processes train it (CPU processes keep
+        per-process batch statistics: torch's SyncBatchNorm runs on GPUs only)."""
+        if self.world_size > 1 and self.device.type == "cuda":
+            return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return model
+
+    def add_optimizer(self, name: str, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Register ``optimizer`` under ``name`` (saved and resumed), with a gradient scaler in fp16."""
+        self.optimizers[name] = optimizer
+        if self.precision == "fp16":
+            self.scalers[name] = torch.amp.GradScaler(self.device.type)
+        return optimizer
+
+    def zero_grad(self, name: str) -> None:
+        """Clear optimiser ``name``'s gradients: to ``None`` in one process; to zeros across processes, where DDP
+        must find a gradient on a weight that stopped being used (the fade-in path once the fade is over)."""
+        self.optimizers[name].zero_grad(set_to_none=self.world_size == 1)
+
+    def optimize(self, name: str, loss: torch.Tensor, *, clip: float | None = None) -> None:
+        """Backward ``loss`` and step optimiser ``name`` (through its gradient scaler in fp16; gradients clipped to
+        norm ``clip`` when given). Call :meth:`zero_grad` before the forward pass."""
+        optimizer, scaler = self.optimizers[name], self.scalers.get(name)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if scaler is None:
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(params, clip)
+            optimizer.step()
+            return
+        scaler.scale(loss).backward()
+        if clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(params, clip)
+        scaler.step(optimizer)
+        scaler.update()
+
+    def batch(self, batch_size: int | None = None, *, with_index: bool = False):
+        """A random real batch from this process's data stream."""
+        return self.data.sample(batch_size or self.config.batch_size, with_index=with_index,
+                                generator=self.streams["data"])
 
 
 class EMA(nn.Module):

@@ -24,10 +24,11 @@ import torch.nn.functional as F
 
 from ..checkpoint import CheckpointMismatch
 from ..device_dataset import DeviceImageDataset
+from ..metrics import QualityMetrics
 from ..models.progan import ProDiscriminator, ProGenerator, resolution, set_level
-from .callbacks import QualityTracker
+from .callbacks import Callback
+from .evaluation import QualityTracker
 from .gan import HISTORY_KEYS, GANTrainConfig, GANTrainer
-from .loop import Callback
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,6 @@ class ProgressiveTrainer:
         """A tracker scoring the level's end against the reals pooled to its size (none without quality images)."""
         if self.quality_images is None:
             return []
-        from ..metrics import QualityMetrics
-
         quality = QualityMetrics(pool_to(self.quality_images, plan.resolution), feature_space=self.feature_space,
                                  device=self.data.device)
         return [QualityTracker(quality, every=self.metric_every, samples=self.metric_samples)]
