@@ -28,7 +28,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,7 @@ class Run:
 
 
 def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, table: Mapping | None = None,
+              say: str = "scale={scale}  device={device}  precision={precision}  outputs → {out_dir}",
               **params: Any) -> Run:
     """Resolve the notebook's parameters against its scale table, make ``out_dir`` (default
     ``runs/<notebook>/<scale>`` under the home folder), pick the device and precision, seed everything, and
@@ -95,7 +96,8 @@ def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, tabl
     cell (and papermill's injected one) — and ``params`` override it. Every key of the scale table
     (:func:`cocogoat_utils.scales.table`, or ``table``) is a parameter: ``None`` or absent takes the table's
     value, anything else wins. ``scale``, ``out_dir``, ``device`` (``"auto"``), ``precision`` (``"auto"``) and
-    ``seed`` (0) are read the same way.
+    ``seed`` (0) are read the same way. ``say`` words the header line in the lesson's language (``{scale}``,
+    ``{device}``, ``{precision}``, ``{out_dir}``); the resolved parameters follow it as a dict.
     """
     from .scales import table as scale_table
 
@@ -114,22 +116,25 @@ def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, tabl
         torch.backends.cudnn.benchmark = True
     run = Run(notebook, scale, resolved, folder.resolve(), device, pick_precision(given.get("precision") or "auto", device),
               seed)
-    print(f"scale={scale}  device={device_name(device)}  precision={run.precision}  outputs → {short_path(folder)}")
+    print(say.format(scale=scale, device=device_name(device), precision=run.precision, out_dir=short_path(folder)))
     print(resolved)
     return run
 
 
 def make_quality(images: torch.Tensor, run: Run | None = None, *, device=None, feature_space: str = "auto",
-                 collapse_threshold: float = 0.5, say: str = "quality metrics are off: {reason}"):
+                 collapse_threshold: float = 0.5,
+                 say: str | Callable[[Exception], str] = "quality metrics are off: {reason}"):
     """:class:`~cocogoat_utils.metrics.QualityMetrics` for ``images``, or ``None`` with the reason printed
-    (fewer real images than feature dimensions, or a feature network that is not on this machine)."""
+    (fewer real images than feature dimensions — a ``ValueError`` —, or a feature network that is not on this
+    machine — a ``FileNotFoundError``). ``say`` words that line: a template with ``{reason}``, or a function of the
+    error, so that a lesson can say it in its own language."""
     from .metrics import QualityMetrics
 
     try:
         return QualityMetrics(images, feature_space=feature_space, device=device or (run.device if run else "cpu"),
                               collapse_threshold=collapse_threshold)
     except (ValueError, FileNotFoundError) as error:
-        print(say.format(reason=error))
+        print(say(error) if callable(say) else say.format(reason=error))
         return None
 
 
@@ -144,12 +149,16 @@ def scores(tracker) -> dict[str, Any]:
             "collapsed": status.get("collapsed"), "collapse": status.get("text"), "collapse_step": status.get("step")}
 
 
-def train_for(name: str, trainer, seconds: float, *, tracker=None, resume: bool = True, **extra: Any) -> dict:
+def train_for(name: str, trainer, seconds: float, *, tracker=None, resume: bool = True,
+              say: Callable[[dict, int | None], str] | None = None, **extra: Any) -> dict:
     """Train ``trainer`` until ``seconds`` of training in all, then return one row of a comparison:
     ``{"run", "steps", "images", "seconds", <scores>, **extra}``.
 
     With an ``out_dir`` and ``resume``, a run killed earlier continues from its checkpoint and the
     seconds it already spent count against the budget; a finished run is loaded, not retrained.
+    The row is printed as one line; ``say(row, resumed_step)`` words that line in the lesson's language
+    (``resumed_step``: the step a resumed run started from — equal to ``row["steps"]`` when a finished run was
+    loaded —, ``None`` for a fresh run).
     """
     trainer.fit(seconds=seconds, resume=resume)
     note = ""
@@ -158,38 +167,56 @@ def train_for(name: str, trainer, seconds: float, *, tracker=None, resume: bool 
                 else f" (continued from step {trainer.resumed_step})")
     row = {"run": name, "steps": trainer.step, "images": trainer.images_seen, "seconds": round(trainer.elapsed, 1),
            **scores(tracker), **extra}
+    if say is not None:
+        print(say(row, trainer.resumed_step))
+        return row
     fd = f"FD {row['fd']:.2f}" if row["fd"] is not None else "FD —"
     collapse = f"; {row['collapse']}" if row["collapsed"] or (row["collapse"] or "").startswith("collapsed") else ""
     print(f"{name:<30} {row['steps']:6d} steps, {row['images']:8,} images in {row['seconds']:6.1f} s   {fd}{collapse}{note}")
     return row
 
 
-def _cell(value: Any, width: int) -> str:
+def _cell(value: Any, width: int, booleans: tuple[str, str] = ("yes", "no"), thousands: str = ",") -> str:
     if isinstance(value, bool) or value is None:
-        text = "—" if value is None else ("yes" if value else "no")
+        text = "—" if value is None else booleans[0] if value else booleans[1]
     elif isinstance(value, float):
         text = f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
-        text = "nan" if math.isnan(value) else text
+        text = "nan" if math.isnan(value) else text.replace(",", thousands)
     elif isinstance(value, int):
-        text = f"{value:,}"
+        text = f"{value:,}".replace(",", thousands)
     else:
         text = str(value)
     return text.rjust(width) if not isinstance(value, str) else text.ljust(width)
 
 
-def print_table(rows: list[dict], columns: list[str], *, titles: dict[str, str] | None = None) -> None:
-    """Print ``rows`` as an aligned table of ``columns`` (titles default to the column names)."""
+def print_table(rows: list[dict], columns: list[str], *, titles: Mapping[str, str] | None = None,
+                booleans: tuple[str, str] = ("yes", "no"), thousands: str = ",") -> None:
+    """Print ``rows`` as an aligned table of ``columns``. ``titles`` (column → header; default: the column names),
+    ``booleans`` (how true and false read) and ``thousands`` (the digit-group separator; a space in Spanish or
+    Russian, where a comma is the decimal mark) let a lesson print it in its own language."""
     titles = {c: (titles or {}).get(c, c) for c in columns}
-    widths = {c: max(len(titles[c]), *(len(_cell(r.get(c), 0).strip()) for r in rows)) for c in columns}
+    cell = dict(booleans=booleans, thousands=thousands)
+    widths = {c: max(len(titles[c]), *(len(_cell(r.get(c), 0, **cell).strip()) for r in rows)) for c in columns}
     print("  ".join(titles[c].ljust(widths[c]) if rows and isinstance(rows[0].get(c), str) else titles[c].rjust(widths[c])
                     for c in columns))
     for row in rows:
-        print("  ".join(_cell(row.get(c), widths[c]) for c in columns))
+        print("  ".join(_cell(row.get(c), widths[c], **cell) for c in columns))
 
 
-def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, what: str = "FD") -> str:
-    """``"<a> FD 41.2 vs <b> FD 55.0 → <a> did better here (25 % apart)"``, whichever way it falls."""
+def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, what: str = "FD",
+            say: Callable[[dict], str] | None = None) -> str:
+    """``"<a> FD 41.2 vs <b> FD 55.0 → <a> did better here (25 % apart)"``, whichever way it falls.
+
+    ``say`` words it in the lesson's language from the outcome ``{"a", "b" (the run names), "x", "y" (their
+    values; ``None`` when one is missing), "what", "winner" (a run name; ``None`` on a tie or without values),
+    "apart" (the gap over the larger value)}``."""
     x, y = a.get(key), b.get(key)
+    if say is not None:
+        outcome = {"a": a["run"], "b": b["run"], "x": x, "y": y, "what": what, "winner": None, "apart": None}
+        if x is not None and y is not None and x != y:
+            outcome["winner"] = a["run"] if (x < y) == lower_is_better else b["run"]
+            outcome["apart"] = abs(x - y) / max(abs(x), abs(y), 1e-12)
+        return say(outcome)
     if x is None or y is None:
         return f"{a['run']} vs {b['run']}: no {what} to compare"
     first_wins = x < y if lower_is_better else x > y
@@ -214,7 +241,10 @@ def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
 def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=None, live_label: str = "this run",
                    model: str | None = None, image_size: int | None = None, samples: int = 1000, seed: int = 0,
                    pretrained: bool = True, recipe: bool = False,
-                   say: str = "the shipped model is not shown: {reason}", **generate: Any):
+                   say: str = "the shipped model is not shown: {reason}",
+                   line: Callable[[Any], str] | None = None,
+                   panel: str = "shipped: {name}, weights from step {best_step:,} of {steps:,}",
+                   label: str = "shipped {name}", table: Mapping[str, Any] | None = None, **generate: Any):
     """The shipped model ``name`` (``load_pretrained``) beside the live run: both grids, both scored on ``samples``
     images by ``quality`` (``live``: the live run's images, uint8, at least as many), one row each (with its
     ``collapsed`` flag: diversity under the quality metrics' threshold).
@@ -223,6 +253,12 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
     or was trained for another architecture or size (``model``, ``image_size``: what the notebook expects), or
     ``pretrained`` is false (the notebook's switch); ``say`` words that line (``{reason}``: ``pretrained=False`` or
     what is wrong with the file), as in :func:`make_quality`. ``recipe=True`` prints the shipped model's recipe last.
+
+    The other words a learner reads can be given in the lesson's language too: ``line(shipped)`` the line that
+    describes the model (default: ``"shipped: "`` + ``shipped.describe()``); ``panel`` its grid's title and
+    ``label`` its row's name, templates over ``name`` and the record's fields (``best_step`` — the step its
+    weights are from, the best by FD — and ``steps``, the whole run); ``table`` the table's :func:`print_table`
+    options (``titles``, ``booleans``, ``thousands``).
     """
     import matplotlib.pyplot as plt
 
@@ -237,25 +273,27 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
     except (FileNotFoundError, PretrainedMismatch) as error:
         print(say.format(reason=error))
         return None, []
-    print("shipped:", shipped.describe())
+    record = {**shipped.record, "best_step": shipped.record.get("best_step", shipped.record["steps"]), "name": name}
+    print(line(shipped) if line is not None else f"shipped: {shipped.describe()}")
     count = samples if quality is not None else 64
     theirs = shipped.generate(count, seed=seed, **generate)
     rows = []
-    for label, images in ((live_label, live), (f"shipped {name}", theirs)):
+    for row_label, images in ((live_label, live), (label.format(**record), theirs)):
         if images is None:
             continue
-        row = {"model": label, "images": len(images)}
+        row = {"model": row_label, "images": len(images)}
         if quality is not None and len(images) >= quality.min_samples:
             row.update({k: v for k, v in quality.evaluate(images[:count]).items() if k in (*SCORE_KEYS, "collapsed")})
         rows.append(row)
     panels = [(live_label, live)] if live is not None else []
-    panels.append((f"shipped: {name}, {shipped.record['steps']:,} steps", theirs))
+    panels.append((panel.format(**record), theirs))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.8), squeeze=False)
-    for ax, (label, images) in zip(axes[0], panels):
-        show_images(images[:64], ax=ax, title=label)
+    for ax, (title, images) in zip(axes[0], panels):
+        show_images(images[:64], ax=ax, title=title)
     run.figure(f"shipped_{name}.png", fig)
     if rows and quality is not None:
-        print_table(rows, ["model", "images", *[k for k in (*SCORE_KEYS, "collapsed") if k in rows[-1]]])
+        print_table(rows, ["model", "images", *[k for k in (*SCORE_KEYS, "collapsed") if k in rows[-1]]],
+                    **(table or {}))
     if recipe:
         print("recipe:", shipped.record["recipe"])
     return shipped, rows
@@ -306,7 +344,7 @@ def diffusion_trainer_for(run: Run, model, images, *, classes: list[str], callba
 
 def train_gan(name: str, networks, data, run: Run, *, seconds: float | None, out_dir, quality=None,
               samples: int | None = None, progress: bool = False, extra: Mapping[str, Any] | None = None,
-              **config: Any) -> dict:
+              say: Callable[[dict, int | None], str] | None = None, **config: Any) -> dict:
     """Train one GAN of a comparison and return :func:`train_for`'s row (with ``extra`` in it), the trainer
     under ``"trainer"``.
 
@@ -316,7 +354,7 @@ def train_gan(name: str, networks, data, run: Run, *, seconds: float | None, out
     checkpoint at the end — overridden by ``config`` (any ``GANTrainConfig`` field: ``checkpoint_seconds``
     for checkpoints on the way), checkpointed in ``out_dir`` (so a dead kernel resumes) and scored at the end
     by ``quality`` on ``samples`` generated images (default: the run's ``metric_samples``); without
-    ``quality`` the scores are ``None``.
+    ``quality`` the scores are ``None``. ``say`` words the row's line (:func:`train_for`).
     """
     from .device_dataset import DeviceImageDataset
     from .train import GANTrainConfig, GANTrainer, QualityTracker
@@ -328,7 +366,7 @@ def train_gan(name: str, networks, data, run: Run, *, seconds: float | None, out
     tracker = QualityTracker(quality, samples=samples or run["metric_samples"]) if quality is not None else None
     trainer = GANTrainer(*networks, data, config=GANTrainConfig(**settings), out_dir=out_dir,
                          callbacks=[tracker] if tracker else [], progress=progress)
-    return train_for(name, trainer, seconds, tracker=tracker, **(extra or {})) | {"trainer": trainer}
+    return train_for(name, trainer, seconds, tracker=tracker, say=say, **(extra or {})) | {"trainer": trainer}
 
 
 def tail_means(history: dict, keys, share: float = 0.1) -> dict[str, float]:

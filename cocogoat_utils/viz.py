@@ -11,11 +11,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
-from torchvision.utils import draw_bounding_boxes, make_grid
+from torchvision.utils import make_grid
 
 from .data import to_uint8
-from .diffusion import q_sample
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -55,6 +53,8 @@ def show_images(images: torch.Tensor, nrow: int = 8, *, title: str | None = None
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
     """Write a grid of ``images`` as a PNG."""
+    from PIL import Image
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(images, nrow=nrow).permute(1, 2, 0).numpy()).save(path)
@@ -82,12 +82,16 @@ HEALTHY_BCE = {"d_loss": (1.0, 1.5), "g_loss": (1.2, 1.8)}
 
 
 def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_loss", "g_loss"), band: bool = False,
-                marks: dict[int, str] | None = None, healthy: dict[str, tuple[float, float]] | None = None):
+                marks: dict[int, str] | None = None, healthy: dict[str, tuple[float, float]] | None = None,
+                labels: dict[str, str] | None = None, healthy_label: str = "healthy {label} ({low:g}–{high:g})",
+                xlabel: str = "step", ylabel: str = "loss"):
     """Loss curves from a trainer's ``history`` (raw, faint; smoothed, solid). Returns the axes.
 
     ``band=True`` shades the moving mean ± one moving standard deviation instead of the raw curve.
     ``marks`` (step → label) draws a labelled vertical line at each step, e.g. where a level begins.
     ``healthy`` (key → (low, high), e.g. :data:`HEALTHY_BCE`) shades each loss's healthy range in its colour.
+    ``labels`` (key → legend label; default the key), ``healthy_label`` (a template over ``label``, ``low``,
+    ``high``), ``xlabel`` and ``ylabel`` let a lesson write the figure in its own language.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
@@ -95,33 +99,33 @@ def plot_losses(history: dict, *, ax=None, window: int | None = None, keys=("d_l
     window = window or max(1, len(steps) // 50)
     for key in keys:
         mean = smooth(history[key], window)
+        label = (labels or {}).get(key, key)
         if band:
             spread = np.sqrt(np.maximum(smooth(np.square(history[key]), window) - mean**2, 0))
-            line, = ax.plot(steps, mean, label=key)
+            line, = ax.plot(steps, mean, label=label)
             ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0)
-            if healthy and key in healthy:
-                ax.axhspan(*healthy[key], color=line.get_color(), alpha=0.08, linewidth=0,
-                           label=f"healthy {key} ({healthy[key][0]:g}–{healthy[key][1]:g})")
-            continue
-        line, = ax.plot(steps, history[key], alpha=0.25, linewidth=0.8)
-        ax.plot(steps, mean, color=line.get_color(), label=key)
+        else:
+            line, = ax.plot(steps, history[key], alpha=0.25, linewidth=0.8)
+            ax.plot(steps, mean, color=line.get_color(), label=label)
         if healthy and key in healthy:
             low, high = healthy[key]
-            ax.axhspan(low, high, color=line.get_color(), alpha=0.08, linewidth=0, label=f"healthy {key} ({low:g}–{high:g})")
+            ax.axhspan(low, high, color=line.get_color(), alpha=0.08, linewidth=0,
+                       label=healthy_label.format(label=label, low=low, high=high))
     for step, label in (marks or {}).items():
         ax.axvline(step, color="grey", linestyle=":" if label == "faded in" else "--", linewidth=0.9)
         ax.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
                     va="top", fontsize=8, color="grey", rotation=90)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     return ax
 
 
-def plot_discriminator_outputs(history: dict, *, ax=None, window: int | None = None):
-    """Mean σ(D(x)) and σ(D(G(z))) over training: the tutorial's D(x) and D(G(z))."""
-    return plot_losses(history, ax=ax, window=window, keys=("d_real", "d_fake"))
+def plot_discriminator_outputs(history: dict, *, ax=None, window: int | None = None, **options):
+    """Mean σ(D(x)) and σ(D(G(z))) over training: the tutorial's D(x) and D(G(z)) (``options``: :func:`plot_losses`'s
+    ``labels``, ``xlabel``, ``ylabel``)."""
+    return plot_losses(history, ax=ax, window=window, keys=("d_real", "d_fake"), **options)
 
 
 def scale_rows(scales: list[torch.Tensor], n: int = 8) -> torch.Tensor:
@@ -135,6 +139,8 @@ def scale_rows(scales: list[torch.Tensor], n: int = 8) -> torch.Tensor:
 def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "red", "blue"), width: int = 1) -> torch.Tensor:
     """``images`` (uint8 or float in ``[-1, 1]``) with every set of ``(x0, y0, x1, y1)`` boxes drawn on them, one
     colour per set (``torchvision.utils.draw_bounding_boxes``); uint8 out."""
+    from torchvision.utils import draw_bounding_boxes
+
     out = []
     for i, image in enumerate(as_uint8(images.detach().cpu())[:, :3]):
         for boxes, color in zip(box_sets, colors):
@@ -147,6 +153,8 @@ def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "r
 def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
              labels: list[str] | None = None, last_frame_ms: int = 1500) -> Path:
     """An animated GIF looping forever: one frame per batch (drawn as a grid) or per image file in ``frames``."""
+    from PIL import Image, ImageDraw
+
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     path = Path(path)
@@ -169,8 +177,11 @@ def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int =
     return path
 
 
-def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):
-    """The first ``per_row`` samples of ``rows`` saved grids spread over training, one row each."""
+def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8, *, title: str = "step {step}"):
+    """The first ``per_row`` samples of ``rows`` saved grids spread over training, one row each, titled ``title``
+    (a template over ``step``)."""
+    from PIL import Image
+
     picks = sorted({round(i * (len(frames) - 1) / max(rows - 1, 1)) for i in range(rows)})
     fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)), squeeze=False)
     for ax, i in zip(axes[:, 0], picks):
@@ -179,33 +190,42 @@ def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8):
         cell = (grid.shape[1] - 2) // 8  # image side + padding, for the 8-wide grids save_grid writes
         ax.imshow(grid[: cell + 2, : cell * per_row + 2], interpolation="nearest")
         ax.set_axis_off()
-        ax.set_title(f"step {int(frames[i].stem.split('_')[-1])}", fontsize=9, loc="left")
+        ax.set_title(title.format(step=frame_step(frames[i])), fontsize=9, loc="left")
     fig.tight_layout()
     return fig
 
 
-def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, collapse_step: int | None = None, axes=None):
-    """Fréchet distance, precision/recall and the diversity ratio over training; marks ``collapse_step``."""
+#: the words of :func:`plot_quality`'s figure; a lesson passes its own (``collapse_at`` is a template over ``step``)
+QUALITY_WORDS = {"best": "best (kept)", "fd": "Fréchet distance", "precision": "precision", "recall": "recall",
+                 "ratio": "samples / real", "threshold": "collapse threshold", "collapse_at": "collapse at step {step}",
+                 "diversity": "diversity ratio", "step": "step"}
+
+
+def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, collapse_step: int | None = None, axes=None,
+                 words: dict[str, str] | None = None):
+    """Fréchet distance, precision/recall and the diversity ratio over training; marks ``collapse_step``. ``words``
+    replaces any of :data:`QUALITY_WORDS`."""
+    words = QUALITY_WORDS | (words or {})
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     steps = [m["step"] for m in metrics]
     axes[0].plot(steps, [m["fd"] for m in metrics], marker="o")
     best = min(metrics, key=lambda m: m["fd"])
-    axes[0].scatter([best["step"]], [best["fd"]], s=90, facecolors="none", edgecolors="red", label="best (kept)")
-    axes[0].set_ylabel("Fréchet distance")
+    axes[0].scatter([best["step"]], [best["fd"]], s=90, facecolors="none", edgecolors="red", label=words["best"])
+    axes[0].set_ylabel(words["fd"])
     axes[0].legend(loc="upper right")
-    axes[1].plot(steps, [m["precision"] for m in metrics], marker="o", label="precision")
-    axes[1].plot(steps, [m["recall"] for m in metrics], marker="o", label="recall")
+    axes[1].plot(steps, [m["precision"] for m in metrics], marker="o", label=words["precision"])
+    axes[1].plot(steps, [m["recall"] for m in metrics], marker="o", label=words["recall"])
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].legend(loc="lower right")
-    axes[2].plot(steps, [m["diversity_ratio"] for m in metrics], marker="o", label="samples / real")
-    axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label="collapse threshold")
+    axes[2].plot(steps, [m["diversity_ratio"] for m in metrics], marker="o", label=words["ratio"])
+    axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label=words["threshold"])
     if collapse_step is not None:
-        axes[2].axvline(collapse_step, color="red", alpha=0.5, label=f"collapse at step {collapse_step}")
-    axes[2].set_ylabel("diversity ratio")
+        axes[2].axvline(collapse_step, color="red", alpha=0.5, label=words["collapse_at"].format(step=collapse_step))
+    axes[2].set_ylabel(words["diversity"])
     axes[2].legend(loc="lower right")
     for ax in axes:
-        ax.set_xlabel("step")
+        ax.set_xlabel(words["step"])
         ax.grid(alpha=0.3)
     axes[0].figure.tight_layout()
     return axes
@@ -261,6 +281,8 @@ def plot_forward_process(x0: torch.Tensor, schedules: dict, t: list[int], noise:
     """``x0`` (one image per ``t``) noised to each ``t`` in one jump under each schedule (name →
     :class:`~cocogoat_utils.diffusion.NoiseSchedule`), a grid per schedule, and their SNR on a log scale; returns
     the figure."""
+    from .diffusion import q_sample
+
     fig, axes = plt.subplots(1, len(schedules) + 1, figsize=(16, 3.6),
                              gridspec_kw={"width_ratios": [2.2] * len(schedules) + [1.6]})
     for ax, (kind, schedule) in zip(axes, schedules.items()):
@@ -444,42 +466,6 @@ def plot_fd_curves(curves: dict[str, list[tuple[float, int, float]]], *, target:
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
-
-
-def show_maps(panels: list[tuple[str, torch.Tensor]], *, cmap: str | list[str] = "gray", ncols: int | None = None,
-              panel_size: tuple[float, float] = (3, 3), fontsize: float | None = None):
-    """Maps side by side, ``ncols`` to a row (default: all in one): each ``(title, map)`` of ``panels`` is a 2-D
-    tensor (or an ``(H, W, 3)`` picture) drawn with its ``cmap`` (one for all, or one per panel); a map with
-    values below zero is drawn on a scale centred at zero. Returns the figure."""
-    ncols = ncols or len(panels)
-    nrows = -(-len(panels) // ncols)
-    cmaps = [cmap] * len(panels) if isinstance(cmap, str) else cmap
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
-    for ax, (title, image), colours in zip(axes.flat, panels, cmaps):
-        image = torch.as_tensor(image).detach().cpu().numpy()
-        reach = float(np.abs(image).max()) if image.min() < 0 else None
-        ax.imshow(image, cmap=colours, vmin=-reach if reach else None, vmax=reach)
-        ax.set_title(title, fontsize=fontsize)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    fig.tight_layout()
-    return fig
-
-
-def compare_histories(histories: dict[str, dict], titles: dict[str, str], *, xlabel: str = "step",
-                      panel_size: tuple[float, float] = (5, 3.5)):
-    """Several runs' training histories (label → ``trainer.history``), one panel per key of ``titles`` (key → panel
-    title), each run's curve smoothed over a twentieth of its length; returns the figure."""
-    fig, axes = plt.subplots(1, len(titles), figsize=(panel_size[0] * len(titles), panel_size[1]), squeeze=False)
-    for ax, (key, title) in zip(axes[0], titles.items()):
-        for label, history in histories.items():
-            ax.plot(history["step"], smooth(history[key], max(1, len(history["step"]) // 20)), label=label)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    return fig
 
 
 def plot_lines(x, curves: dict[str, object], *, window: int | None = None, ax=None, title: str | None = None,

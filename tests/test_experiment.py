@@ -43,7 +43,7 @@ def test_every_notebook_reads_its_own_scale_table():
         assert set(table) == {"smoke", "gpu-shapes", "cpu", "gpu"}, name
         assert set(table["cpu"]) == set(table["gpu"]) == set(table["smoke"]), name  # a key in one row is in all
         cells = json.loads((Path(__file__).parents[1] / "notebooks" / f"{name}.ipynb").read_text())["cells"]
-        assert any(f'start_run("{name}", globals())' in "".join(c["source"]) for c in cells), name
+        assert any(f'start_run("{name}", globals()' in "".join(c["source"]) for c in cells), name
     with pytest.raises(KeyError, match="no scale table"):
         scales.table("99_Test")
 

@@ -24,9 +24,9 @@ def test_pokemon_notebook_trains_on_a_folder_of_own_images(tmp_path: Path):
     assert summary["steps"] == 6
     text = outputs_text(tmp_path / "executed.ipynb")
     assert "skipped 1 unreadable file" in text and "broken.png" in text
-    assert summary["fd"] is None and "need at least" in text  # 24 images: too few for the quality metrics
-    # without quality metrics every comparison still trains and reports a row, and says there is no FD to compare
+    assert summary["fd"] is None and "слишком мало реальных картинок (24)" in text  # too few for the quality metrics
+    # without quality metrics every comparison still trains and reports a row, and says (in Russian) there is no FD to compare
     assert summary["tricks"]["label_smoothing"]["steps"] >= 1 and summary["tricks"]["label_smoothing"]["fd"] is None
-    assert "no FD to compare" in text
+    assert "FD нет, сравнивать нечего" in text
     assert summary["hand_step_matches"] is True
     assert summary["tutorial_runs"]["lr_0028_100ep"]["images"] == 2 * summary["tutorial_runs"]["lr_00275_50ep"]["images"]
