@@ -11,9 +11,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torchvision.utils import make_grid
+from PIL import Image, ImageDraw
+from torchvision.utils import draw_bounding_boxes, make_grid
 
 from .data import to_uint8
+from .diffusion import q_sample
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -53,8 +55,6 @@ def show_images(images: torch.Tensor, nrow: int = 8, *, title: str | None = None
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
     """Write a grid of ``images`` as a PNG."""
-    from PIL import Image
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(images, nrow=nrow).permute(1, 2, 0).numpy()).save(path)
@@ -139,8 +139,6 @@ def scale_rows(scales: list[torch.Tensor], n: int = 8) -> torch.Tensor:
 def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "red", "blue"), width: int = 1) -> torch.Tensor:
     """``images`` (uint8 or float in ``[-1, 1]``) with every set of ``(x0, y0, x1, y1)`` boxes drawn on them, one
     colour per set (``torchvision.utils.draw_bounding_boxes``); uint8 out."""
-    from torchvision.utils import draw_bounding_boxes
-
     out = []
     for i, image in enumerate(as_uint8(images.detach().cpu())[:, :3]):
         for boxes, color in zip(box_sets, colors):
@@ -153,8 +151,6 @@ def with_boxes(images: torch.Tensor, *box_sets: torch.Tensor, colors=("lime", "r
 def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int = 8, duration_ms: int = 200,
              labels: list[str] | None = None, last_frame_ms: int = 1500) -> Path:
     """An animated GIF looping forever: one frame per batch (drawn as a grid) or per image file in ``frames``."""
-    from PIL import Image, ImageDraw
-
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     path = Path(path)
@@ -180,8 +176,6 @@ def save_gif(frames: list[torch.Tensor | Path], path: str | Path, *, nrow: int =
 def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8, *, title: str = "step {step}"):
     """The first ``per_row`` samples of ``rows`` saved grids spread over training, one row each, titled ``title``
     (a template over ``step``)."""
-    from PIL import Image
-
     picks = sorted({round(i * (len(frames) - 1) / max(rows - 1, 1)) for i in range(rows)})
     fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)), squeeze=False)
     for ax, i in zip(axes[:, 0], picks):
@@ -281,8 +275,6 @@ def plot_forward_process(x0: torch.Tensor, schedules: dict, t: list[int], noise:
     """``x0`` (one image per ``t``) noised to each ``t`` in one jump under each schedule (name →
     :class:`~cocogoat_utils.diffusion.NoiseSchedule`), a grid per schedule, and their SNR on a log scale; returns
     the figure."""
-    from .diffusion import q_sample
-
     fig, axes = plt.subplots(1, len(schedules) + 1, figsize=(16, 3.6),
                              gridspec_kw={"width_ratios": [2.2] * len(schedules) + [1.6]})
     for ax, (kind, schedule) in zip(axes, schedules.items()):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from .viz import show_images
 
@@ -14,7 +15,6 @@ from .viz import show_images
 def frame_slider(frames: list[torch.Tensor], titles: list[str], *, nrow: int = 8, description: str = "frame"):
     """An ipywidgets slider that shows one of ``frames`` (image batches) at a time, titled by ``titles``."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     if not frames or len(frames) != len(titles):
         raise ValueError(f"{len(frames)} frames and {len(titles)} titles: need as many of each, at least one")
