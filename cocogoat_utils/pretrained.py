@@ -23,7 +23,7 @@ from torch import nn
 
 from .bundled import bundle_dirs, bundled_path  # noqa: F401  (re-exported: older imports)
 from .data import to_uint8
-from .diffusion import NoiseSchedule, ddim_sample
+from .diffusion import sample as diffusion_sample
 from .models import build_network
 
 
@@ -52,19 +52,21 @@ class Pretrained:
     def generate(self, n: int = 64, *, seed: int = 0, steps: int = 50, labels: torch.Tensor | None = None,
                  guidance: float = 1.0) -> torch.Tensor:
         """``n`` images as uint8 on the CPU from noise drawn with ``seed``: the generator's, or for a diffusion
-        model DDIM in ``steps`` steps (the classes in turn, unless ``labels`` are given)."""
+        model its record's deterministic sampler (DDIM at eta 0 with the record's spacing, or Euler/Heun for a flow
+        model) in ``steps`` steps (the classes in turn, unless ``labels`` are given)."""
         if self.record["model"] != "UNet":
             z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
             return to_uint8(self.model.images(self.model(z))).cpu()
-        schedule = NoiseSchedule.make(self.record["schedule"], self.record["T"])
-        classes = len(self.record.get("classes", [])) or None
+        r = self.record
+        classes = len(r.get("classes", [])) or None
         if labels is None and classes:
             labels = torch.arange(n) % classes
-        images, _ = ddim_sample(self.model, schedule, (n, self.model.config["channels"], self.image_size,
-                                                       self.image_size),
-                                steps=steps, labels=None if labels is None else labels.to(self.device),
-                                null_label=classes, guidance=guidance, prediction=self.record.get("prediction", "eps"),
-                                generator=torch.Generator().manual_seed(seed), device=self.device)
+        images = diffusion_sample(self.model, (n, self.model.config["channels"], self.image_size, self.image_size),
+                                  schedule=r["schedule"], T=r["T"], prediction=r.get("prediction", "eps"),
+                                  zero_terminal_snr=r.get("zero_terminal_snr", False), sampler=r.get("sampler", "ddim"),
+                                  spacing=r.get("sample_spacing", "linspace"), steps=steps,
+                                  labels=None if labels is None else labels.to(self.device), null_label=classes,
+                                  guidance=guidance, generator=torch.Generator().manual_seed(seed), device=self.device)
         return to_uint8(images).cpu()
 
     def describe(self) -> str:

@@ -1,9 +1,11 @@
 """Training a denoising diffusion model on the shared loop (:class:`~cocogoat_utils.train.loop.Trainer`).
 
 One step draws a batch, a random step ``t`` and noise per image, and regresses the network's
-``ε`` (or ``v``) prediction (:func:`~cocogoat_utils.diffusion.diffusion_loss`), with a linear
+``ε``, ``v`` or ``x_0`` prediction (:func:`~cocogoat_utils.diffusion.diffusion_loss`, optionally
+min-SNR-γ weighted, on a schedule optionally rescaled to zero terminal SNR) — or, with
+``schedule="flow"``, the rectified-flow velocity (:func:`~cocogoat_utils.diffusion.flow_matching_loss`) — with a linear
 learning-rate warm-up, gradient clipping and an exponential moving average of the weights,
-which the samples come from. The fixed grid is drawn with DDIM in few steps, so that it is
+which the samples come from. The fixed grid is drawn with the config's deterministic sampler in few steps, so that it is
 cheap; with labels, it shows the classes in turn.
 """
 
@@ -16,7 +18,8 @@ from torch import nn
 
 from ..data import to_uint8
 from ..device_dataset import DeviceImageDataset
-from ..diffusion import PREDICTIONS, NoiseSchedule, ddim_sample, ddpm_sample, diffusion_loss
+from ..diffusion import (PREDICTIONS, SAMPLERS, SPACINGS, NoiseSchedule, diffusion_loss, flow_matching_loss,
+                         sample as draw)
 from ..runtime import eval_mode
 from .loop import Trainer, TrainConfig
 from .optim import EMA, make_adam
@@ -31,18 +34,35 @@ class DiffusionTrainConfig(TrainConfig):
     lr: float = 2e-4
     warmup: int = 500  # steps of linear learning-rate warm-up
     grad_clip: float | None = 1.0
-    schedule: str = "linear"  # or "cosine"
+    schedule: str = "linear"  # or "cosine", or "flow" (rectified flow: prediction="velocity", sampler euler/heun)
     T: int = 1000
-    prediction: str = "eps"  # or "v"
+    prediction: str = "eps"  # or "v", "x0"
+    zero_terminal_snr: bool = False  # rescale the schedule so that ᾱ_{T−1} = 0 (Lin et al. 2024; needs v or x0)
+    min_snr_gamma: float | None = None  # min-SNR-γ loss weights (Hang et al. 2023; γ = 5 in the paper)
     p_uncond: float = 0.1  # with labels: how often the label is dropped (classifier-free guidance)
     ema_decay: float | None = 0.999
-    sample_steps: int = 50  # DDIM steps for the sample grids and for generate()
+    sample_steps: int = 50  # sampler steps for the sample grids and for generate()
+    sampler: str = "ddim"  # deterministic at eta 0; "euler" or "heun" for schedule="flow"
+    sample_spacing: str = "linspace"  # DDIM's steps: "linspace", "leading" or "trailing" (Lin et al. 2024)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.prediction not in PREDICTIONS:
-            raise ValueError(f"prediction={self.prediction!r}: expected one of {PREDICTIONS}")
-        NoiseSchedule.make(self.schedule, 2)
+        if self.schedule == "flow":
+            if self.prediction != "velocity":
+                raise ValueError(f"schedule='flow' learns the velocity ε − x0: set prediction='velocity', "
+                                 f"not {self.prediction!r}")
+        else:
+            if self.prediction not in PREDICTIONS:
+                raise ValueError(f"prediction={self.prediction!r}: expected one of {PREDICTIONS}")
+            NoiseSchedule.make(self.schedule, 2)
+            if self.zero_terminal_snr and self.prediction == "eps":
+                raise ValueError("zero_terminal_snr with prediction='eps': x̂_0 is undefined at SNR 0 (Lin et al. "
+                                 "2024); use 'v'")
+        if self.sampler not in SAMPLERS.get(self.schedule, ()):
+            raise ValueError(f"sampler={self.sampler!r}: expected one of {SAMPLERS[self.schedule]} for "
+                             f"schedule={self.schedule!r}")
+        if self.sample_spacing not in SPACINGS:
+            raise ValueError(f"sample_spacing={self.sample_spacing!r}: expected one of {SPACINGS}")
         if not 1 <= self.sample_steps <= self.T:
             raise ValueError(f"sample_steps={self.sample_steps}: must be between 1 and T={self.T}")
 
@@ -69,7 +89,8 @@ class DiffusionTrainer(Trainer):
         self.train_model = self.wrap(self.model)
         self.labels = None if labels is None else labels.to(self.device)
         self.num_classes = num_classes
-        self.schedule = NoiseSchedule.make(config.schedule, config.T).to(self.device)
+        self.schedule = None if config.schedule == "flow" else NoiseSchedule.make(
+            config.schedule, config.T, zero_terminal_snr=config.zero_terminal_snr).to(self.device)
         self.optimizer = self.add_optimizer("model", make_adam(self.model.parameters(), lr=config.lr,
                                                                betas=(0.9, 0.999), device=self.device))
         self.schedulers["model"] = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._warmup)
@@ -94,8 +115,13 @@ class DiffusionTrainer(Trainer):
         labels = None if self.labels is None else self.labels[index]
         self.zero_grad("model")
         with self.autocast():
-            loss = diffusion_loss(self.train_model, self.schedule, x0, labels=labels, num_classes=self.num_classes,
-                                  p_uncond=cfg.p_uncond, prediction=cfg.prediction, generator=self.streams["noise"])
+            if self.schedule is None:
+                loss = flow_matching_loss(self.train_model, x0, labels=labels, num_classes=self.num_classes,
+                                          p_uncond=cfg.p_uncond, generator=self.streams["noise"])
+            else:
+                loss = diffusion_loss(self.train_model, self.schedule, x0, labels=labels, num_classes=self.num_classes,
+                                      p_uncond=cfg.p_uncond, prediction=cfg.prediction,
+                                      min_snr_gamma=cfg.min_snr_gamma, generator=self.streams["noise"])
         self.optimize("model", loss, clip=cfg.grad_clip)
         self.schedulers["model"].step()
         if self.ema is not None:
@@ -107,12 +133,13 @@ class DiffusionTrainer(Trainer):
         return None if self.num_classes is None else torch.arange(n, device=self.device) % self.num_classes
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, *, steps: int | None = None, eta: float = 0.0, sampler: str = "ddim",
-               labels: torch.Tensor | None = None, guidance: float = 1.0, seed: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def sample(self, n: int | None = None, *, steps: int | None = None, eta: float = 0.0, sampler: str | None = None,
+               spacing: str | None = None, labels: torch.Tensor | None = None, guidance: float = 1.0,
+               seed: int | None = None, progress: bool = False) -> torch.Tensor:
         """``n`` images (default: the fixed grid) as uint8 on the CPU, from the EMA in eval mode.
 
-        ``sampler="ddpm"`` runs all ``T`` steps; ``"ddim"`` runs ``steps`` (default ``sample_steps``).
+        ``sampler`` (default: the config's): ``"ddpm"`` runs all ``T`` steps; ``"ddim"`` (with ``spacing``,
+        default the config's), ``"euler"`` and ``"heun"`` run ``steps`` (default ``sample_steps``).
         Without ``labels`` a class-conditional model draws the classes in turn (pass
         ``labels=torch.full((n,), num_classes)`` for unconditional samples).
         """
@@ -121,19 +148,18 @@ class DiffusionTrainer(Trainer):
             labels = self.sample_labels if n == self.config.n_samples else self.class_cycle(n)
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed + 1 if seed is None else seed)
         shape = (n, *self.data.image_shape)
-        common = dict(labels=labels, null_label=self.num_classes, guidance=guidance,
-                      prediction=self.config.prediction, generator=generator, device=self.device, progress=progress)
+        cfg = self.config
         with eval_mode(self.sampler), self.autocast():
-            if sampler == "ddpm":
-                images, _ = ddpm_sample(self.sampler, self.schedule, shape, **common)
-            else:
-                images, _ = ddim_sample(self.sampler, self.schedule, shape, steps=steps or self.config.sample_steps,
-                                        eta=eta, **common)
+            images = draw(self.sampler, shape, schedule=cfg.schedule, T=cfg.T, prediction=cfg.prediction,
+                          zero_terminal_snr=cfg.zero_terminal_snr, sampler=sampler or cfg.sampler,
+                          spacing=spacing or cfg.sample_spacing, steps=steps or cfg.sample_steps, eta=eta,
+                          labels=labels, null_label=self.num_classes, guidance=guidance, generator=generator,
+                          device=self.device, progress=progress)
         return to_uint8(images).cpu()
 
     @torch.no_grad()
     def generate(self, n: int, *, seed: int) -> torch.Tensor:
-        """``n`` images drawn with DDIM in ``sample_steps`` steps from ``seed``, the classes in turn, in batches of 256."""
+        """``n`` images drawn with the config's sampler in ``sample_steps`` steps from ``seed``, the classes in turn, in batches of 256."""
         labels = self.class_cycle(n)
         return torch.cat([self.sample(min(256, n - i), seed=seed + i,
                                       labels=None if labels is None else labels[i:i + 256])
