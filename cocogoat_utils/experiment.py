@@ -35,8 +35,11 @@ from typing import Any
 import torch
 
 from .runtime import device_name, home, pick_device, pick_precision, resolve_params, set_seed, short_path
+from .metrics import QualityMetrics, compare
 
 SCORE_KEYS = ("fd", "kid", "kid_std", "precision", "recall", "diversity_ratio")
+JUDGE_KEYS = ("fd_low", "fd_high", "coverage", "near_duplicates", "dropped_mass", "copies", "findings")  # what the
+# verdict rule and the findings read (metrics.compare), carried in a row beside the scores a table shows
 
 
 @dataclass
@@ -128,7 +131,6 @@ def make_quality(images: torch.Tensor, run: Run | None = None, *, device=None, f
     (fewer real images than feature dimensions — a ``ValueError`` —, or a feature network that is not on this
     machine — a ``FileNotFoundError``). ``say`` words that line: a template with ``{reason}``, or a function of the
     error, so that a lesson can say it in its own language."""
-    from .metrics import QualityMetrics
 
     try:
         return QualityMetrics(images, feature_space=feature_space, device=device or (run.device if run else "cpu"),
@@ -144,7 +146,7 @@ def scores(tracker) -> dict[str, Any]:
     last = tracker.last if tracker is not None else {}
     best = tracker.best if tracker is not None else {}
     status = tracker.collapse if tracker is not None else {}
-    return {**{k: last.get(k) for k in SCORE_KEYS}, "best_fd": best.get("fd"), "best_step": best.get("step"),
+    return {**{k: last.get(k) for k in (*SCORE_KEYS, *JUDGE_KEYS)}, "best_fd": best.get("fd"), "best_step": best.get("step"),
             "metric_samples": last.get("n_samples"), "feature_space": last.get("feature_space"),
             "collapsed": status.get("collapsed"), "collapse": status.get("text"), "collapse_step": status.get("step")}
 
@@ -205,25 +207,42 @@ def print_table(rows: list[dict], columns: list[str], *, titles: Mapping[str, st
 
 def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, what: str = "FD",
             say: Callable[[dict], str] | None = None) -> str:
-    """``"<a> FD 41.2 vs <b> FD 55.0 → <a> did better here (25 % apart)"``, whichever way it falls.
+    """Two runs' rows judged by the verdict rule (:func:`~cocogoat_utils.metrics.compare`), as one line:
+    ``"<a> FD 41.2 [39.0–43.1] vs <b> FD 55.0 [52.2–57.9] → <a> did better (the intervals part)"``; "no clear
+    difference" when the intervals overlap; the collapse when one run did not learn; "inconclusive" when the first
+    (the baseline) did not, or neither did.
 
     ``say`` words it in the lesson's language from the outcome ``{"a", "b" (the run names), "x", "y" (their
-    values; ``None`` when one is missing), "what", "winner" (a run name; ``None`` on a tie or without values),
-    "apart" (the gap over the larger value)}``."""
+    values; ``None`` when one is missing), "what", "winner" (a run name, or ``None``), "outcome" (``"better"``, ``"no
+    clear difference"``, ``"collapse"``, ``"inconclusive"``, or ``None`` without values), "apart" (the gap over the
+    larger value), "judged" (the rule's full result)}``."""
     x, y = a.get(key), b.get(key)
+    outcome = {"a": a["run"], "b": b["run"], "x": x, "y": y, "what": what, "winner": None, "outcome": None,
+               "apart": None, "judged": None}
+    if x is not None and y is not None:
+        judged = compare(a, b, key=key, lower_is_better=lower_is_better)
+        outcome.update(judged=judged, outcome=judged["outcome"],
+                       winner={"a": a["run"], "b": b["run"], None: None}[judged["winner"]],
+                       apart=abs(x - y) / max(abs(x), abs(y), 1e-12))
     if say is not None:
-        outcome = {"a": a["run"], "b": b["run"], "x": x, "y": y, "what": what, "winner": None, "apart": None}
-        if x is not None and y is not None and x != y:
-            outcome["winner"] = a["run"] if (x < y) == lower_is_better else b["run"]
-            outcome["apart"] = abs(x - y) / max(abs(x), abs(y), 1e-12)
         return say(outcome)
-    if x is None or y is None:
+    if outcome["outcome"] is None:
         return f"{a['run']} vs {b['run']}: no {what} to compare"
-    first_wins = x < y if lower_is_better else x > y
-    winner = a["run"] if first_wins else b["run"]
-    apart = abs(x - y) / max(abs(x), abs(y), 1e-12)
-    return (f"{a['run']}: {what} {x:.2f} vs {b['run']}: {what} {y:.2f} → {winner} did better here "
-            f"({apart:.0%} apart)" if x != y else f"{a['run']} and {b['run']}: the same {what}, {x:.2f}")
+
+    def shown(row, value):
+        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+        return f"{what} {value:.2f}" + (f" [{low:.2f}–{high:.2f}]" if low is not None and high is not None else "")
+
+    head = f"{a['run']}: {shown(a, x)} vs {b['run']}: {shown(b, y)} → "
+    judged = outcome["judged"]
+    if judged["outcome"] == "better":
+        return head + f"{outcome['winner']} did better (the intervals part; {outcome['apart']:.0%} apart)"
+    if judged["outcome"] == "no clear difference":
+        return head + "no clear difference (the intervals overlap)"
+    if judged["outcome"] == "collapse":
+        faults = ", ".join(f for f in judged["b"]["faults"] if f in ("collapsed", "unlike the data")) or "collapsed"
+        return head + f"{a['run']}: {b['run']} did not learn ({faults})"
+    return head + "inconclusive (" + judged["reason"].replace("the baseline", a["run"]) + ")"
 
 
 def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +302,8 @@ def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=No
             continue
         row = {"model": row_label, "images": len(images)}
         if quality is not None and len(images) >= quality.min_samples:
-            row.update({k: v for k, v in quality.evaluate(images[:count]).items() if k in (*SCORE_KEYS, "collapsed")})
+            row.update({k: v for k, v in quality.evaluate(images[:count]).items()
+                        if k in (*SCORE_KEYS, *JUDGE_KEYS, "collapsed")})
         rows.append(row)
     panels = [(live_label, live)] if live is not None else []
     panels.append((panel.format(**record), theirs))

@@ -49,8 +49,9 @@ from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.progan import ProDiscriminator, ProGenerator
 from .models.selector import ImageClassifier
 from .models.unet import UNet
-from .pretrained import shipped_name
+from .pretrained import load_pretrained, shipped_name
 from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
+from .viz import save_grid
 from .train import (DiffusionTrainConfig, DiffusionTrainer, GANTrainConfig, GANTrainer, ProgressiveTrainer,
                     QualityTracker, level_plan)
 from .train.classifier import predict, train_classifier
@@ -338,23 +339,63 @@ def saturated_share(images: torch.Tensor) -> float:
     return float(((images == 0) | (images == 255)).float().mean())
 
 
-def targets_met(model: str, scores: dict) -> dict:
-    """The project's targets for a shipped model, each checked: every GAN FD ≤ 30, diversity ratio ≥ 0.8,
-    recall ≥ 0.3; the DDPM (scored under DDIM-50) FD ≤ 30 and saturation within 5 points of the real images'.
+DIFFUSION_FD_FACTOR = 1.5  # the diffusion model's target: an FD at most this many times the shipped DCGAN's
 
-    The last was set as "under 5 % saturated pixels", but OpenMoji glyphs sit on white, so the real images
-    themselves have about 60 % of their values at 255: a model that matches the data cannot pass that. What the
-    target is after — no noise pushed to the clamp — is read against the real images' share instead.
+
+def targets_met(model: str, scores: dict, *, dcgan_fd: float | None = None) -> dict:
+    """The project's targets for a shipped model, each checked: no finding of the judge (not collapsed, partly
+    collapsed, dropping modes, copying or unlike the data) and recall ≥ 0.3; a diffusion model (scored with its
+    shipped sampler) also an FD at most 1.5× the shipped DCGAN's (``dcgan_fd``, same judge and real images) and
+    no more saturated pixels than the real images have (±5 points: the glyphs sit on white, so about 60 % of the
+    real images' values are 255).
     """
-    checks = {"fd <= 30": scores["fd"] <= 30}
+    checks = {"no findings": not scores.get("findings"), "recall >= 0.3": scores["recall"] >= 0.3}
     if model == "UNet":
+        if dcgan_fd is not None:
+            checks[f"fd <= {DIFFUSION_FD_FACTOR:g} x dcgan's ({DIFFUSION_FD_FACTOR * dcgan_fd:.1f})"] = \
+                scores["fd"] <= DIFFUSION_FD_FACTOR * dcgan_fd
         checks["saturation within 5 points of the real"] = \
             abs(scores["saturated_pixels"] - scores["saturated_pixels_real"]) < 0.05
-    else:
-        checks["diversity >= 0.8"] = scores["diversity_ratio"] >= 0.8
-        checks["recall >= 0.3"] = scores["recall"] >= 0.3
     missed = [name for name, ok in checks.items() if not ok]
     return {**checks, "summary": "all" if not missed else "missed: " + ", ".join(missed)}
+
+
+def _dcgan_fd(folder: Path, image_size: int) -> float | None:
+    """The shipped DCGAN's FD at ``image_size`` (the diffusion model's yardstick), when its record is in ``folder``
+    and was scored by the same judge."""
+    path = folder / f"{shipped_name('dcgan', image_size)}.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text()).get("metrics", {})
+    return metrics.get("fd") if metrics.get("feature_space") == "glyph" else None
+
+
+GRID_SEED, GRID_IMAGES = 0, 64  # every shipped model's grid in checkpoints/: 64 images drawn with seed 0
+
+
+def rescore(name: str, folder: Path, *, samples: int = EXPORT_SAMPLES, device="cpu") -> dict:
+    """Score the shipped model ``name`` in ``folder`` again with the present judge (no retraining): its record's
+    metrics, targets and judge are replaced, the FD history of training is kept and labelled with the space it was
+    measured in, and its fixed-seed grid is drawn to ``<name>.png``. Returns the record."""
+    json_path = folder / f"{name}.json"
+    record = json.loads(json_path.read_text())
+    shipped = load_pretrained(name, device=device)
+    if not record.get("dataset", "").startswith("OpenMoji"):
+        raise SystemExit(f"[{name}] was trained on {record.get('dataset')!r}: rescore it with its own images")
+    real = load_dataset(None, record["image_size"], categories=CATEGORIES)
+    previous = record.get("metrics", {}).get("feature_space", "classifier")
+    scores = _score(lambda n: shipped.generate(n, seed=1), real.images, device, samples)
+    if record.get("fd_history") and "fd_history_space" not in record:
+        record["fd_history_space"] = previous
+    record["metrics"] = scores
+    record["targets"] = targets_met(record["model"], scores, dcgan_fd=_dcgan_fd(folder, record["image_size"]))
+    record["scored_by"] = "python -m cocogoat_utils.pretrain --rescore " + name
+    json_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    save_grid(shipped.generate(GRID_IMAGES, seed=GRID_SEED), folder / f"{name}.png", nrow=16)
+    print(f"[{name}] rescored: FD {scores['fd']:.2f} [{scores['fd_low']:.2f}–{scores['fd_high']:.2f}] in the "
+          f"{scores['feature_space']} space; findings: {', '.join(scores['findings']) or 'none'}; targets "
+          f"{record['targets']['summary']}", flush=True)
+    return record
 
 
 def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Path:
@@ -386,9 +427,10 @@ def export(ctx: Context, recipe_: Recipe, result: dict, export_dir: Path) -> Pat
         "command": result.get("command") or command_line(ctx),
         **result.get("record", {}),
     }
-    record["targets"] = targets_met(recipe_.model, scores)
+    record["targets"] = targets_met(recipe_.model, scores, dcgan_fd=_dcgan_fd(export_dir, ctx.image_size))
     export_dir.mkdir(parents=True, exist_ok=True)
     stem = shipped_name(recipe_.name, ctx.image_size, recipe_.image_size)
+    save_grid(trainer.generate(GRID_IMAGES, seed=GRID_SEED), export_dir / f"{stem}.png", nrow=16)
     path = atomic_save({"version": 1, "record": record, "weights": weights}, export_dir / f"{stem}.pt")
     (export_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
@@ -421,21 +463,32 @@ README_START, README_END = "<!-- shipped models: start -->", "<!-- shipped model
 
 
 def shipped_table(folder: Path) -> str:
-    """A markdown row per shipped model in ``folder``, from the records beside the weights."""
-    lines = ["| model | notebook | network | size | steps (images) | wall time | hardware, precision | FD | precision / "
-             "recall | diversity | targets met | command |", "|" + "---|" * 12]
+    """A markdown row per shipped model in ``folder``, from the records beside the weights, then each one's grid."""
+    lines = ["| model | notebook | network | size | steps (images) | wall time | hardware, precision | FD [95 % interval] "
+             "| precision / recall | coverage | near-duplicates | findings | targets met | command |", "|" + "---|" * 14]
+    grids = []
     for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
         if "recipe" not in record or not (folder / f"{path.stem}.pt").is_file():
             continue
         m = record["metrics"]
         met = record.get("targets", {})
+        interval = f" [{m['fd_low']:.1f}–{m['fd_high']:.1f}]" if "fd_low" in m else ""
         lines.append(
             f"| `{path.stem}` | {record['notebook']} | {record['model']} ({record['parameters']:,}) | "
             f"{record['image_size']} px | {record['steps']:,} ({record['images_seen']:,}) | {record['wall_minutes']} min | "
-            f"{record['hardware']}, {record['precision']} | {m['fd']:.1f} | {m['precision']:.2f} / {m['recall']:.2f} | "
-            f"{m['diversity_ratio']:.2f} | {met.get('summary', '—')} | `{record['command']}` |")
-    return "\n".join(lines)
+            f"{record['hardware']}, {record['precision']} | {m['fd']:.1f}{interval} | "
+            f"{m['precision']:.2f} / {m['recall']:.2f} | {m.get('coverage', float('nan')):.2f} | "
+            f"{m.get('near_duplicates', float('nan')):.0%} | {', '.join(m.get('findings', [])) or 'none'} | "
+            f"{met.get('summary', '—')} | `{record['command']}` |")
+        if (folder / f"{path.stem}.png").is_file():
+            grids.append(f"**`{path.stem}`** (weights from step {record.get('best_step', record['steps']):,} of "
+                         f"{record['steps']:,}; {GRID_IMAGES} samples, seed {GRID_SEED}):\n\n"
+                         f"![{path.stem}]({path.stem}.png)\n")
+    space = {json.loads(p.read_text()).get("metrics", {}).get("feature_space") for p in folder.glob("*.json")} - {None}
+    note = f"\n\nScores in the {', '.join(sorted(space))} feature space, on {EXPORT_SAMPLES:,} samples (seed 1) against the " \
+           "notebook's real images.\n\n" if space else "\n\n"
+    return "\n".join(lines) + note + "\n".join(grids)
 
 
 def write_readme(folder: Path) -> Path:
@@ -456,6 +509,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("names", nargs="*", help="recipes to train (see --list); 'all' for every one")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
     p.add_argument("--readme", action="store_true", help="refresh the table of shipped models in checkpoints/README.md")
+    p.add_argument("--rescore", action="store_true",
+                   help="score the named shipped models (or 'all') again with the present judge, without training, "
+                        "draw their grids, and refresh the table")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the recipe's own)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
     p.add_argument("--image-size", type=int, default=None, help="image size (default: the recipe's, 32)")
@@ -473,7 +529,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="start afresh instead of continuing a killed run")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     args = p.parse_args(argv)
-    unknown = [n for n in args.names if n != "all" and n not in RECIPES]
+    unknown = [] if args.rescore else [n for n in args.names if n != "all" and n not in RECIPES]
     if unknown:
         p.error(f"unknown recipe(s) {unknown}; choose from {sorted(RECIPES)} or 'all'")
     if not args.list and not args.readme and not args.names:
@@ -543,6 +599,16 @@ def main(argv=None) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.rescore:
+        folder = Path(args.export_dir) if args.export_dir else default_export_dir()
+        stems = sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.pt").is_file()
+                       and "recipe" in json.loads(p.read_text()))
+        # the DCGAN first: the diffusion model's target is read from its record
+        stems.sort(key=lambda stem: not stem.startswith("dcgan"))
+        for stem in (stems if "all" in args.names else args.names):
+            rescore(stem, folder, samples=args.metric_samples, device=pick_device(args.device))
+        print(f"updated {write_readme(folder)}")
+        return 0
     names = list(RECIPES) if "all" in args.names else args.names
     for name in names:
         run(name, args)

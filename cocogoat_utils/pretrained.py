@@ -73,7 +73,7 @@ class Pretrained:
         """One line: what it is, how long it trained, and its scores."""
         r = self.record
         scores = r.get("metrics", {})
-        fd = f", FD {scores['fd']:.1f}" if "fd" in scores else ""
+        fd = f", FD {scores['fd']:.1f} ({scores.get('feature_space', 'classifier')} space)" if "fd" in scores else ""
         return (f"{self.name}: {r['model']} at {r['image_size']} px, {r['steps']:,} steps ({r['images_seen']:,} images) "
                 f"in {r['wall_minutes']:.0f} min on {r['hardware']} ({r['precision']}){fd}")
 

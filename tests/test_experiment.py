@@ -98,8 +98,13 @@ def test_print_table_and_verdict(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["run", "steps", "fd", "collapsed"]
     assert lines[1].split() == ["bce", "1,200", "55.250", "no"] and lines[2].split()[-1] == "yes"
-    text = experiment.verdict(rows[0], rows[1])
-    assert "rahinge did better here" in text and "26% apart" in text
+    text = experiment.verdict(rows[0], rows[1])  # a collapsed arm is not "better" whatever its FD
+    assert text.endswith("bce: rahinge did not learn (collapsed)")
+    assert "inconclusive" in experiment.verdict(rows[1], rows[0])  # the baseline did not learn
+    learned = {**rows[1], "collapsed": False, "fd_low": 39.0, "fd_high": 43.0}
+    text = experiment.verdict({**rows[0], "fd_low": 52.0, "fd_high": 58.0}, learned)
+    assert "rahinge did better (the intervals part; 26% apart)" in text and "[39.00–43.00]" in text
+    assert "no clear difference" in experiment.verdict({**rows[0], "fd_low": 40.0, "fd_high": 58.0}, learned)
     assert "no FD" in experiment.verdict(rows[0], {"run": "x", "fd": None})
 
 

@@ -94,10 +94,13 @@ def test_every_shipped_model_loads_and_draws_a_batch(name):
 
 
 def test_the_shipped_weights_fit_the_budget_and_the_readme_lists_them():
-    files = [p for p in SHIPPED.glob("*.pt") if p.name != "openmoji_classifier.pt"]
-    assert sum(p.stat().st_size for p in files) <= 40 * 2**20
+    files = list(SHIPPED.glob("*.pt"))
+    assert sum(p.stat().st_size for p in files) <= 40 * 2**20  # every shipped file, the judge's networks included
     readme = (SHIPPED / "README.md").read_text()
     for path in files:
+        if path.stem in ("openmoji_classifier", "glyph_features"):  # the judge's networks: described, not in the table
+            assert f"`{path.name}`" in readme
+            continue
         assert f"`{path.stem}`" in readme, f"checkpoints/README.md has no row for {path.name}"
 
 
