@@ -125,7 +125,6 @@ def start_run(notebook: str, namespace: Mapping[str, Any] | None = None, *, tabl
 
 
 def make_quality(images: torch.Tensor, run: Run | None = None, *, device=None, feature_space: str = "auto",
-                 collapse_threshold: float = 0.5,
                  say: str | Callable[[Exception], str] = "quality metrics are off: {reason}"):
     """:class:`~cocogoat_utils.metrics.QualityMetrics` for ``images``, or ``None`` with the reason printed
     (fewer real images than feature dimensions — a ``ValueError`` —, or a feature network that is not on this
@@ -133,8 +132,7 @@ def make_quality(images: torch.Tensor, run: Run | None = None, *, device=None, f
     error, so that a lesson can say it in its own language."""
 
     try:
-        return QualityMetrics(images, feature_space=feature_space, device=device or (run.device if run else "cpu"),
-                              collapse_threshold=collapse_threshold)
+        return QualityMetrics(images, feature_space=feature_space, device=device or (run.device if run else "cpu"))
     except (ValueError, FileNotFoundError) as error:
         print(say(error) if callable(say) else say.format(reason=error))
         return None
@@ -242,7 +240,7 @@ def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, 
     if judged["outcome"] == "collapse":
         faults = ", ".join(f for f in judged["b"]["faults"] if f in ("collapsed", "unlike the data")) or "collapsed"
         return head + f"{a['run']}: {b['run']} did not learn ({faults})"
-    return head + "inconclusive (" + judged["reason"].replace("the baseline", a["run"]) + ")"
+    return head + f"inconclusive ({a['run']}, the baseline, has not learned: nothing is decided against it)"
 
 
 def finish_run(run: Run, summary: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import torch
 
+from .metrics import PARTLY_COLLAPSED
 from .train.callbacks import PerScaleLosses, QualityTracker, ScaleGridSaver
 from .train.gan import GANTrainConfig, GANTrainer
+from .viz import plot_quality
 
 
 class MultiScaleRuns:
@@ -72,7 +75,6 @@ class MultiScaleRuns:
 
     def plot_losses(self, name: str, *, healthy: dict[str, tuple[float, float]] | None = None) -> None:
         """A run's D and G losses (with the ``healthy`` bands shaded) beside each per-scale discriminator's loss."""
-        import matplotlib.pyplot as plt
 
         from .viz import plot_scale_losses
 
@@ -83,13 +85,8 @@ class MultiScaleRuns:
 
     def plot_quality(self, name: str) -> None:
         """A run's quality scores over training with the collapse threshold (nothing without scores)."""
-        import matplotlib.pyplot as plt
-
-        from .viz import plot_quality
-
         tracker = self.trained[name]["tracker"]
         if tracker is not None and tracker.metrics:
-            plot_quality(tracker.metrics, collapse_step=tracker.collapse_step,
-                         collapse_threshold=self.quality.collapse_threshold)
+            plot_quality(tracker.metrics, collapse_step=tracker.collapse_step, collapse_threshold=PARTLY_COLLAPSED)
             plt.suptitle(name, y=1.02)
             plt.show()

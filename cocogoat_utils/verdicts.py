@@ -21,16 +21,16 @@ def score_text(metrics: dict | None) -> str:
     return f"FD {metrics['fd']:.1f}, diversity {metrics['diversity_ratio']:.2f}" if metrics else "no metric"
 
 
-def collapsed_levels(rows: list[dict], threshold: float = 0.5) -> dict[str, list[int]]:
-    """Print each run's diversity ratio at the end of every level (``rows``: :func:`level_rows`) and where it fell
-    under the collapse ``threshold``; returns run → the resolutions where it collapsed."""
-    print(f"diversity ratio at the end of each level (collapse below {threshold}):")
+def collapsed_levels(rows: list[dict]) -> dict[str, list[int]]:
+    """Print, for each run, whether the judge found it collapsed (or unlike the data) at the end of every level
+    (``rows``: :func:`level_rows`); returns run → the resolutions where it had not learned."""
+    print("the judge at the end of each level (collapsed: most samples near-duplicates, or unlike the data):")
     collapses = {}
     for label in dict.fromkeys(r["run"] for r in rows):
-        mine = [r for r in rows if r["run"] == label and r["diversity_ratio"] is not None]
+        mine = [r for r in rows if r["run"] == label and r["collapsed"] is not None]
         collapses[label] = [r["resolution"] for r in mine if r["collapsed"]]
         where = ", ".join(f"{size}px" for size in collapses[label])
-        print(f"  {label:<30} " + "  ".join(f"{r['resolution']}px {r['diversity_ratio']:.2f}" for r in mine)
+        print(f"  {label:<30} " + "  ".join(f"{r['resolution']}px FD {r['fd']:.1f}" for r in mine)
               + (f"   collapsed at {where}" if where else "   no collapse at any level"))
     return collapses
 

@@ -191,13 +191,19 @@ def progress_figure(frames: list[Path], rows: int = 6, per_row: int = 8, *, titl
 
 #: the words of :func:`plot_quality`'s figure; a lesson passes its own (``collapse_at`` is a template over ``step``)
 QUALITY_WORDS = {"best": "best (kept)", "fd": "Fréchet distance", "precision": "precision", "recall": "recall",
-                 "ratio": "samples / real", "threshold": "collapse threshold", "collapse_at": "collapse at step {step}",
-                 "diversity": "diversity ratio", "step": "step"}
+                 "ratio": "near-duplicate samples", "threshold": "partly collapsed above",
+                 "collapse_at": "collapse at step {step}", "diversity": "near-duplicate share", "step": "step"}
 
 
-def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, collapse_step: int | None = None, axes=None,
-                 words: dict[str, str] | None = None):
-    """Fréchet distance, precision/recall and the diversity ratio over training; marks ``collapse_step``. ``words``
+def _near_duplicates(m: dict) -> float:
+    """An evaluation's near-duplicate share (older records without it: the diversity ratio's shortfall, 1 − ratio)."""
+    return m["near_duplicates"] if m.get("near_duplicates") is not None else max(0.0, 1 - m["diversity_ratio"])
+
+
+def plot_quality(metrics: list[dict], *, collapse_threshold: float | None = None, collapse_step: int | None = None,
+                 axes=None, words: dict[str, str] | None = None):
+    """Fréchet distance, precision/recall and the share of near-duplicate samples over training, with the judge's
+    ``collapse_threshold`` (``metrics.PARTLY_COLLAPSED``; ``None``: no line); marks ``collapse_step``. ``words``
     replaces any of :data:`QUALITY_WORDS`."""
     words = QUALITY_WORDS | (words or {})
     if axes is None:
@@ -212,8 +218,10 @@ def plot_quality(metrics: list[dict], *, collapse_threshold: float = 0.5, collap
     axes[1].plot(steps, [m["recall"] for m in metrics], marker="o", label=words["recall"])
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].legend(loc="lower right")
-    axes[2].plot(steps, [m["diversity_ratio"] for m in metrics], marker="o", label=words["ratio"])
-    axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label=words["threshold"])
+    axes[2].plot(steps, [_near_duplicates(m) for m in metrics], marker="o", label=words["ratio"])
+    axes[2].set_ylim(-0.02, 1.02)
+    if collapse_threshold is not None:
+        axes[2].axhline(collapse_threshold, color="red", linestyle="--", linewidth=1, label=words["threshold"])
     if collapse_step is not None:
         axes[2].axvline(collapse_step, color="red", alpha=0.5, label=words["collapse_at"].format(step=collapse_step))
     axes[2].set_ylabel(words["diversity"])
@@ -288,17 +296,19 @@ def plot_forward_process(x0: torch.Tensor, schedules: dict, t: list[int], noise:
 
 
 def plot_loss_and_diversity(histories: dict[str, dict], evaluations: dict[str, list[dict]], *,
-                            collapse_threshold: float = 0.5):
-    """Runs side by side: the smoothed loss over training (log scale) and the diversity ratio at each quality
-    evaluation (``evaluations``: run → ``QualityTracker.metrics``) with the collapse threshold; returns the figure."""
+                            collapse_threshold: float | None = None):
+    """Runs side by side: the smoothed loss over training (log scale) and the share of near-duplicate samples at each
+    quality evaluation (``evaluations``: run → ``QualityTracker.metrics``) with the judge's threshold
+    (``metrics.PARTLY_COLLAPSED``); returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.4))
     for name, history in histories.items():
         axes[0].semilogy(history["step"], smooth(history["loss"], 20), label=name)
         points = evaluations.get(name, [])
-        axes[1].plot([m["step"] for m in points], [m["diversity_ratio"] for m in points], marker="o", label=name)
-    axes[1].axhline(collapse_threshold, color="red", linestyle=":", label="collapse threshold")
+        axes[1].plot([m["step"] for m in points], [_near_duplicates(m) for m in points], marker="o", label=name)
+    if collapse_threshold is not None:
+        axes[1].axhline(collapse_threshold, color="red", linestyle=":", label="partly collapsed above")
     axes[0].set(xlabel="step", ylabel="loss (smoothed)")
-    axes[1].set(xlabel="step", ylabel="diversity ratio")
+    axes[1].set(xlabel="step", ylabel="near-duplicate share", ylim=(-0.02, 1.02))
     for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)

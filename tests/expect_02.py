@@ -18,11 +18,12 @@ def _check_payoff(summary: dict) -> None:
         assert row["seconds"] >= summary["params"]["gan_seconds"] - 0.05, "a run stopped before its time budget"
         assert isinstance(row["fd"], float) and row["fd"] > 0
         assert isinstance(row["collapsed"], bool) and row["collapse"], "the collapse status is missing"
-    better = "plain" if plain["fd"] < augmented["fd"] else "augmented ×3"
-    if plain["fd"] == augmented["fd"]:  # a few steps on a loaded CPU can leave both runs' uint8 samples identical
-        assert "the same FD" in summary["payoff_verdict"]
-    else:
-        assert f"{better} did better here" in summary["payoff_verdict"]
+    verdict = summary["payoff_verdict"]  # the judge's rule: one outcome, and never a ranking of dead runs
+    assert sum(o in verdict for o in ("did better (the intervals part", "no clear difference", "did not learn", "inconclusive")) == 1, verdict
+    if plain["collapsed"]:
+        assert "inconclusive" in verdict, verdict
+    elif augmented["collapsed"]:
+        assert "did not learn" in verdict, verdict
 
 
 def check(summary: dict) -> None:

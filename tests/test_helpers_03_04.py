@@ -52,9 +52,9 @@ def test_score_text_and_level_rows():
 
 def test_collapsed_levels_names_the_collapsed_resolutions(capsys):
     rows = level_rows({"fine": _Levels([1.0, 2.0]), "bad": _Levels([1.0, 2.0], diversity=0.3)})
-    assert collapsed_levels(rows, 0.5) == {"fine": [], "bad": [4, 8]}
+    assert collapsed_levels(rows) == {"fine": [], "bad": [4, 8]}
     out = capsys.readouterr().out
-    assert "collapse below 0.5" in out and "collapsed at 4px, 8px" in out and "no collapse at any level" in out
+    assert "the judge at the end of each level" in out and "collapsed at 4px, 8px" in out and "no collapse at any level" in out
 
 
 def test_ranking_and_trend_verdicts():

@@ -85,8 +85,9 @@ def test_plot_forward_process_and_loss_and_diversity():
     fig = viz.plot_forward_process(x0, schedules, [0, 10, 49], torch.randn(3, 3, 8, 8))
     assert fig.axes[0].get_title() == "linear: t = 0, 10, 49" and len(fig.axes[2].lines) == 2
     history = {"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}
-    fig = viz.plot_loss_and_diversity({"32 px": history}, {"32 px": [{"step": 3, "diversity_ratio": 0.8}]})
-    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.8] and fig.axes[1].lines[1].get_ydata()[0] == 0.5
+    fig = viz.plot_loss_and_diversity({"32 px": history}, {"32 px": [{"step": 3, "near_duplicates": 0.4}]},
+                                      collapse_threshold=0.25)
+    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.4] and fig.axes[1].lines[1].get_ydata()[0] == 0.25
     matplotlib.pyplot.close("all")
 
 

@@ -217,12 +217,13 @@ def test_plot_quality_marks_the_best_step_and_the_collapse():
 
     metrics = [{"step": s, "fd": fd, "precision": 0.5, "recall": 0.4, "diversity_ratio": r, "collapsed": r < 0.5}
                for s, fd, r in ((100, 9.0, 0.2), (200, 4.0, 0.9), (300, 6.0, 0.3))]
-    axes = plot_quality(metrics, collapse_step=300)
+    axes = plot_quality(metrics, collapse_step=300, collapse_threshold=0.25)
     assert len(axes) == 3
     best = axes[0].collections[0].get_offsets()[0]
     assert tuple(best) == (200.0, 4.0)
     labels = [line.get_label() for line in axes[2].get_lines()]
-    assert "collapse at step 300" in labels and "collapse threshold" in labels
+    assert "collapse at step 300" in labels and "partly collapsed above" in labels
+    assert axes[2].get_lines()[0].get_ydata().tolist() == pytest.approx([0.8, 0.1, 0.7])  # older records: 1 − ratio
     assert "collapse at step" not in " ".join(line.get_label() for line in plot_quality(metrics)[2].get_lines())
 
 
