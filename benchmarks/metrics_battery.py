@@ -239,7 +239,7 @@ def checks(rows: dict) -> dict:
         "rising, each": monotone,
         "the mildest strength above the floor's largest value": all(mildest.values()),
         "above the floor, each": mildest,
-        "the real data never flagged (20 splits)": all(not r["findings"] for r in rows["floor"]),
+        f"the real data never flagged ({len(rows['floor'])} splits)": all(not r["findings"] for r in rows["floor"]),
         "repeated images k ≤ 64 flagged": all({"collapsed", "partly collapsed"} & set(rows["repeated"][k]["findings"])
                                               for k in REPEATS if k <= 64),
         "shipped lstm flagged": bool({"collapsed", "partly collapsed"}
@@ -267,7 +267,7 @@ def markdown(results: dict) -> str:
 
     first = results["spaces"][names[0]]
     floors = {n: [r["fd"] for r in s["floor"]] for n, s in results["spaces"].items()}
-    lines.append("| real vs real, 20 splits: mean / max FD (flags) | " + " | ".join(
+    lines.append(f"| real vs real, {results['splits']} splits: mean / max FD (flags) | " + " | ".join(
         f"{sum(f) / len(f):.2f} / {max(f):.2f} ({sum(bool(r['findings']) for r in results['spaces'][n]['floor'])} flagged)"
         for n, f in floors.items()) + " |")
     for kind, strengths in STRENGTHS.items():
@@ -318,6 +318,7 @@ def figure(results: dict, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="the chosen space only, 5 splits")
+    p.add_argument("--splits", type=int, default=SPLITS, help="random real-vs-real splits for the floor")
     p.add_argument("--samples", type=int, default=1000, help="samples of each shipped GAN")
     p.add_argument("--out", default=str(RESULTS / "metrics_battery"))
     args = p.parse_args(argv)
@@ -333,10 +334,12 @@ def main(argv=None) -> int:
                "torch": torch.__version__, "real_images": len(real), "thresholds": {
                    k: getattr(metrics, k) for k in ("NEAR_QUANTILE", "PARTLY_COLLAPSED", "COLLAPSED", "MODES",
                                                     "DROPPED_MASS", "COPY_QUANTILE", "COPIES", "UNLIKE")},
-               "command": "python benchmarks/metrics_battery.py" + (" --quick" if args.quick else "")}
+               "splits": 5 if args.quick else args.splits,
+               "command": "python benchmarks/metrics_battery.py" + (" --quick" if args.quick else "")
+                          + (f" --splits {args.splits}" if args.splits != SPLITS and not args.quick else "")}
     for name, extractor in candidate_spaces(args.quick).items():
         print(f"== {name}", flush=True)
-        results["spaces"][name] = run_space(extractor, name, real, other, shipped, 5 if args.quick else SPLITS)
+        results["spaces"][name] = run_space(extractor, name, real, other, shipped, 5 if args.quick else args.splits)
     chosen = results["spaces"]["glyph (chosen)"]
     results["checks"] = checks(chosen)
     results["seconds"] = round(time.time() - started, 1)

@@ -391,6 +391,8 @@ def rescore(name: str, folder: Path, *, samples: int = EXPORT_SAMPLES, device="c
     record["targets"] = targets_met(record["model"], scores, dcgan_fd=_dcgan_fd(folder, record["image_size"]))
     record["scored_by"] = "python -m cocogoat_utils.pretrain --rescore " + name
     json_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    state = torch.load(folder / f"{name}.pt", map_location="cpu", weights_only=True)  # the record inside the weights
+    atomic_save({**state, "record": record}, folder / f"{name}.pt")                  # file too (load_pretrained)
     save_grid(shipped.generate(GRID_IMAGES, seed=GRID_SEED), folder / f"{name}.png", nrow=16)
     print(f"[{name}] rescored: FD {scores['fd']:.2f} [{scores['fd_low']:.2f}–{scores['fd_high']:.2f}] in the "
           f"{scores['feature_space']} space; findings: {', '.join(scores['findings']) or 'none'}; targets "
