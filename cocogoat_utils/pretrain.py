@@ -476,6 +476,8 @@ def shipped_table(folder: Path) -> str:
         m = record["metrics"]
         met = record.get("targets", {})
         interval = f" [{m['fd_low']:.1f}–{m['fd_high']:.1f}]" if "fd_low" in m else ""
+        if m.get("n_samples", EXPORT_SAMPLES) != EXPORT_SAMPLES:
+            interval += f", {m['n_samples']:,} samples"
         lines.append(
             f"| `{path.stem}` | {record['notebook']} | {record['model']} ({record['parameters']:,}) | "
             f"{record['image_size']} px | {record['steps']:,} ({record['images_seen']:,}) | {record['wall_minutes']} min | "
@@ -488,8 +490,8 @@ def shipped_table(folder: Path) -> str:
                          f"{record['steps']:,}; {GRID_IMAGES} samples, seed {GRID_SEED}):\n\n"
                          f"![{path.stem}]({path.stem}.png)\n")
     space = {json.loads(p.read_text()).get("metrics", {}).get("feature_space") for p in folder.glob("*.json")} - {None}
-    note = f"\n\nScores in the {', '.join(sorted(space))} feature space, on {EXPORT_SAMPLES:,} samples (seed 1) against the " \
-           "notebook's real images.\n\n" if space else "\n\n"
+    note = f"\n\nScores in the {', '.join(sorted(space))} feature space, on {EXPORT_SAMPLES:,} samples (seed 1; fewer where " \
+           "the FD cell says so) against the notebook's real images.\n\n" if space else "\n\n"
     return "\n".join(lines) + note + "\n".join(grids)
 
 
