@@ -6,7 +6,7 @@ Each registered model (see ``MODELS`` below) is built fresh, trained with
 :class:`~cocogoat_utils.device_dataset.DeviceImageDataset` (no DataLoader), for the same number of
 seconds (``--minutes``), then scored with :class:`cocogoat_utils.metrics.QualityMetrics`
 against the dataset itself: Fréchet distance, KID ± std, precision, recall and the
-diversity ratio, in the fixed OpenMoji-classifier feature space. The first row is the
+diversity ratio and the findings, in the judge's fixed glyph feature space. The first row is the
 baseline, the reference DCGAN at the PyTorch tutorial's settings. A floor row,
 :func:`~cocogoat_utils.metrics.real_data_floor`, scores two disjoint halves of the real
 data against each other: the best a generator can hope for.
@@ -132,7 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None,
                    help="override every model's batch size (default: each model's own, 128 for the DCGANs; "
                         f"{SMOKE['batch_size']} with --smoke)")
-    p.add_argument("--feature-space", default="auto", choices=("auto", "classifier", "inception"),
+    p.add_argument("--feature-space", default="auto", choices=("auto", "glyph", "classifier", "inception"),
                    help="metrics' feature network (default auto = the OpenMoji classifier)")
     p.add_argument("--device", default="auto", help="'auto' (default: CUDA, else MPS, else CPU), 'cuda', 'cpu', ...")
     p.add_argument("--threads", type=int, default=0,

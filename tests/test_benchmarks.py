@@ -37,7 +37,7 @@ def test_quality_benchmark_smoke(tmp_path):
         metrics = row["metrics"]
         assert math.isfinite(metrics["fd"]) and math.isfinite(metrics["kid"]) and math.isfinite(metrics["kid_std"])
         assert row["steps"] > 0 and row["images_per_s"] > 0 and row["g_params"] > 0 and row["d_params"] > 0
-        assert metrics["n_samples"] > int(re.search(r"(\d+)-d", row["feature_space"]).group(1))  # > feature dims
+        assert metrics["n_samples"] > 64 and row["feature_space"] == "glyph"  # more samples than the 64 feature dims
         assert (tmp_path / f"quality_{row['model']}_cpu_smoke.png").is_file()
     floor = report["floor"]
     assert math.isfinite(floor["fd"]) and math.isfinite(floor["kid"]) and floor["n_per_half"] > 0
