@@ -318,10 +318,12 @@ def figure(results: dict, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="the chosen space only, 5 splits")
-    p.add_argument("--splits", type=int, default=SPLITS, help="random real-vs-real splits for the floor")
+    p.add_argument("--splits", type=int, default=None, help=f"random real-vs-real splits for the floor (default "
+                                                              f"{SPLITS}; 5 with --quick)")
     p.add_argument("--samples", type=int, default=1000, help="samples of each shipped GAN")
     p.add_argument("--out", default=str(RESULTS / "metrics_battery"))
     args = p.parse_args(argv)
+    args.splits = args.splits or (5 if args.quick else SPLITS)
     torch.set_num_threads(len(os.sched_getaffinity(0)))  # one thread per core it may use: no spinning on one core
     set_seed(0)
     started = time.time()
@@ -334,12 +336,12 @@ def main(argv=None) -> int:
                "torch": torch.__version__, "real_images": len(real), "thresholds": {
                    k: getattr(metrics, k) for k in ("NEAR_QUANTILE", "PARTLY_COLLAPSED", "COLLAPSED", "MODES",
                                                     "DROPPED_MASS", "COPY_QUANTILE", "COPIES", "UNLIKE")},
-               "splits": 5 if args.quick else args.splits,
+               "splits": args.splits,
                "command": "python benchmarks/metrics_battery.py" + (" --quick" if args.quick else "")
-                          + (f" --splits {args.splits}" if args.splits != SPLITS and not args.quick else "")}
+                          + (f" --splits {args.splits}" if args.splits != (5 if args.quick else SPLITS) else "")}
     for name, extractor in candidate_spaces(args.quick).items():
         print(f"== {name}", flush=True)
-        results["spaces"][name] = run_space(extractor, name, real, other, shipped, 5 if args.quick else args.splits)
+        results["spaces"][name] = run_space(extractor, name, real, other, shipped, args.splits)
     chosen = results["spaces"]["glyph (chosen)"]
     results["checks"] = checks(chosen)
     results["seconds"] = round(time.time() - started, 1)
