@@ -16,7 +16,6 @@ itself, recorded by ``evaluation.QualityTracker``; callbacks see each result in 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
@@ -28,8 +27,8 @@ from ..viz import frame_step, plot_discriminator_outputs, plot_losses, save_gif,
 from .evaluation import QualityTracker  # noqa: F401  (re-exported: its old home)
 from .optim import EMA
 
-if TYPE_CHECKING:
-    from .loop import Trainer
+# A callback receives the ``Trainer`` (``train.loop``), which imports this module: the name stays a string
+# annotation here, so that callbacks need not import the loop (no circle, not even for type checkers).
 
 
 class Callback:
@@ -39,25 +38,25 @@ class Callback:
 
     key: str | None = None
 
-    def on_train_start(self, trainer: Trainer) -> None: ...
+    def on_train_start(self, trainer: "Trainer") -> None: ...
 
-    def on_step_start(self, trainer: Trainer) -> None:
+    def on_step_start(self, trainer: "Trainer") -> None:
         """Before every step (``trainer.step`` steps are done); runs on every rank; keep it cheap and free of host syncs."""
 
-    def on_step_end(self, trainer: Trainer) -> None:
+    def on_step_end(self, trainer: "Trainer") -> None:
         """After a step's logging, sampling and evaluation, before its checkpoint; ``trainer.finishing`` is true on the
         last step."""
 
-    def on_log(self, trainer: Trainer) -> None:
+    def on_log(self, trainer: "Trainer") -> None:
         """After losses up to ``trainer.step`` were appended to ``trainer.history``."""
 
-    def on_sample(self, trainer: Trainer, images: torch.Tensor) -> None:
+    def on_sample(self, trainer: "Trainer", images: torch.Tensor) -> None:
         """``images``: the fixed-noise samples as uint8 ``(n_samples, C, H, W)`` on the CPU."""
 
-    def on_metrics(self, trainer: Trainer, result: dict) -> None:
+    def on_metrics(self, trainer: "Trainer", result: dict) -> None:
         """After a quality evaluation (:meth:`Trainer.evaluate`): ``result`` is the quality record's new entry."""
 
-    def on_train_end(self, trainer: Trainer) -> None: ...
+    def on_train_end(self, trainer: "Trainer") -> None: ...
 
     def state_dict(self) -> dict | None:
         """What the callback must keep across a resume (``None``: nothing)."""
