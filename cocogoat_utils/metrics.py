@@ -322,13 +322,13 @@ def describe(scores: dict) -> str:
     return "; ".join(parts) or "no findings"
 
 
-def collapse_status(metrics: list[dict], threshold: float | None = None) -> dict:
+def collapse_status(metrics: list[dict]) -> dict:
     """Whether and how a run collapsed, from its quality evaluations in step order (each with its ``findings``).
 
     Returns ``{"collapsed": …, "kind": …, "step": …, "collapsed_steps": […], "text": …}``: ``collapsed`` is the last
     evaluation's flag (collapsed or unlike the data: the run has not learned); ``kind`` is ``"from the start"`` (no
     healthy evaluation before the first such one), ``"after being diverse"``, or ``None`` (never); ``step`` is the
-    first flagged evaluation's. ``threshold`` is accepted for older callers and ignored (the findings decide).
+    first flagged evaluation's.
     """
     if not metrics:
         return {"collapsed": False, "kind": None, "step": None, "collapsed_steps": [], "text": "not measured"}
@@ -384,10 +384,8 @@ class QualityMetrics:
 
     def __init__(self, real_images: torch.Tensor, *, feature_space: str = "auto", device: str | torch.device = "cpu",
                  k: int = 3, kid_subsets: int = 50, intervals: bool = True, seed: int = 0,
-                 extractor: tuple[nn.Module, str] | None = None, download: bool = False,
-                 collapse_threshold: float | None = None) -> None:
+                 extractor: tuple[nn.Module, str] | None = None, download: bool = False) -> None:
         # extractor: a (network, name) pair instead of a named space (the battery compares candidate spaces);
-        # collapse_threshold: accepted for older callers and ignored (the findings decide)
         # download: let torch-fidelity fetch the Inception weights (feature_space="inception") when they are not here
         self.extractor, self.feature_space = extractor or load_feature_extractor(feature_space, device=device,
                                                                                  download=download)
