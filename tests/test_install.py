@@ -4,6 +4,7 @@ used from another folder; and the notebooks' Colab cell, run with Colab faked.""
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -53,7 +54,16 @@ def test_every_import_is_a_declared_dependency():
 def installed(tmp_path_factory):
     """The wheel built from this checkout, installed without dependencies into a folder of its own."""
     folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+    # setuptools writes build/ inside the source tree: build from a copy of what the wheel is made of, so that the
+    # two pytest workers (each runs this module fixture) never race on the checkout's build/ folder
+    source = folder / "source"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("cocogoat_utils", "checkpoints"):
+        shutil.copytree(ROOT / name, source / name, ignore=skip)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(folder / "dist")], check=True, timeout=300, cwd=folder)
     wheel = next((folder / "dist").glob("cocogoat_utils-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "-q", "--target",
