@@ -27,10 +27,10 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from .imageset import CATEGORIES, ImageSet, composite, data_dir  # noqa: F401  (re-exported: every loader's type)
 from .openmoji import load_openmoji
+from .runtime import progress_bar
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
@@ -66,7 +66,7 @@ def load_image_folder(
     candidates = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     images, names, categories, skipped = [], [], [], []
-    for path in tqdm(candidates, desc=f"reading {root.name}", disable=not progress or len(candidates) < 200):
+    for path in progress_bar(candidates, desc=f"reading {root.name}", disable=not progress or len(candidates) < 200):
         try:
             images.append(_open_image(path, image_size, background))
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+from .runtime import progress_bar
 
 PREDICTIONS = ("eps", "v", "x0")
 SPACINGS = ("linspace", "leading", "trailing")
@@ -276,7 +277,7 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape: tuple[int, ...], *, label
     """
     x = _start(shape, device, generator)
     kept = []
-    for t in tqdm(range(schedule.T - 1, -1, -1), desc="DDPM", disable=not progress):
+    for t in progress_bar(range(schedule.T - 1, -1, -1), desc="DDPM", disable=not progress):
         _, x0 = _predict(model, schedule, x, t, labels=labels, null_label=null_label, guidance=guidance,
                          prediction=prediction, clip=clip)
         mean = schedule.posterior_coef_x0[t].item() * x0 + schedule.posterior_coef_xt[t].item() * x
@@ -317,7 +318,7 @@ def ddim_sample(model, schedule: NoiseSchedule, shape: tuple[int, ...], *, steps
     x = _start(shape, device, generator)
     kept = []
     timesteps = ddim_timesteps(schedule.T, steps, spacing)
-    for i, t in enumerate(tqdm(timesteps, desc=f"DDIM-{steps}", disable=not progress)):
+    for i, t in enumerate(progress_bar(timesteps, desc=f"DDIM-{steps}", disable=not progress)):
         eps, x0 = _predict(model, schedule, x, t, labels=labels, null_label=null_label, guidance=guidance,
                            prediction=prediction, clip=clip)
         a = schedule.alpha_bars[t].item()
@@ -372,7 +373,7 @@ def flow_sample(model, shape: tuple[int, ...], *, steps: int = 50, method: str =
     kept = []
     times = [1 - i / steps for i in range(steps + 1)]
     common = dict(labels=labels, null_label=null_label, guidance=guidance)
-    for i in tqdm(range(steps), desc=f"flow-{method}-{steps}", disable=not progress):
+    for i in progress_bar(range(steps), desc=f"flow-{method}-{steps}", disable=not progress):
         t, t_next = times[i], times[i + 1]
         v = _velocity(model, x, t, **common)
         guess = x + (t_next - t) * v

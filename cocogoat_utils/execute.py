@@ -25,6 +25,10 @@ Both patches replace what these libraries do not promise to keep: ``AsyncZMQSock
 before it is replaced (:func:`require`): a version without it raises :class:`PatchOutOfDate`, naming the
 attribute and the versions this was written for, instead of a run that silently goes unpatched.
 ``pyproject.toml`` bounds the versions (jupyter-client 7–8, papermill 2.x).
+
+Both mark the kernels they start as headless (``COCOGOAT_HEADLESS=1``, :func:`cocogoat_utils.runtime.headless`):
+progress bars stay off there and sliders leave a still picture, so a saved notebook holds no frozen bar and no
+widget's text.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import queue
 import tempfile
 import time
 import uuid
+
+from .runtime import HEADLESS_ENV
 
 _PATCHED = False
 _TRANSPORT_PATCHED = False
@@ -136,6 +142,7 @@ def execute_notebook(*args, **kwargs):
 
     patch_reply_polling()
     patch_kernel_transport()
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits this process's environment
     return papermill.execute_notebook(*args, **kwargs)
 
 
@@ -145,6 +152,7 @@ def main() -> None:
 
     patch_reply_polling()
     patch_kernel_transport()
+    os.environ[HEADLESS_ENV] = "1"
     papermill()
 
 

@@ -22,10 +22,25 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 SCALES = ("smoke", "gpu-shapes", "cpu", "gpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: set (to "1") by :mod:`cocogoat_utils.execute` for the kernels of notebooks it runs headless
+HEADLESS_ENV = "COCOGOAT_HEADLESS"
+
+
+def headless() -> bool:
+    """True inside a notebook that :mod:`cocogoat_utils.execute` runs headless (papermill): nobody watches there."""
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
+
+
+def progress_bar(iterable=None, *, disable: bool = False, **kwargs) -> tqdm:
+    """A tqdm progress bar: a widget in Jupyter, a line in a terminal. None in a headless notebook run, where a bar
+    would only leave its first frame in the saved notebook (a frozen ``0%|`` or a widget's text); the cells print
+    what a run did when it ends."""
+    return tqdm(iterable, disable=disable or headless(), **kwargs)
 
 
 def set_seed(seed: int) -> torch.Generator:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from notebook_runs import COMMON_KEYS, NOTEBOOKS, execute  # noqa: E402
+
+
+#: what a tqdm bar leaves in a saved notebook: "  0%|", "100%|", "44step [00:00, ?step/s]"
+PROGRESS_BAR = re.compile(r"\d%\||\d(step|it|epoch) \[\d")
 
 
 def expectations(notebook: Path):
@@ -39,6 +44,9 @@ def _run(notebook: Path, tmp_path: Path, scale: str) -> dict:
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
+    texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])]
+    bars = [t[:120] for t in texts if PROGRESS_BAR.search(t)]
+    assert not bars, f"a progress bar's frame was saved in the headless run: {bars}"
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["notebook"] == notebook.stem and summary["scale"] == scale
     for artifact in summary["artifacts"]:

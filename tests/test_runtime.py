@@ -1,5 +1,6 @@
 """cocogoat_utils.runtime: seeds and the notebook scale table."""
 
+import os
 import random
 
 import numpy as np
@@ -129,3 +130,27 @@ def test_device_name_and_synchronize_on_the_cpu():
 
     assert device_name("cpu") == "cpu"
     synchronize("cpu")  # nothing queued: returns at once
+
+
+def test_progress_bars_and_sliders_stay_off_in_a_headless_run(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    from cocogoat_utils import runtime, widgets
+
+    monkeypatch.delenv(runtime.HEADLESS_ENV, raising=False)
+    assert not runtime.headless() and not runtime.progress_bar(range(3)).disable
+    monkeypatch.setenv(runtime.HEADLESS_ENV, "1")
+    assert runtime.headless() and runtime.progress_bar(range(3)).disable
+    assert list(runtime.progress_bar(range(3))) == [0, 1, 2]  # a disabled bar still iterates
+    frames = [torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)]
+    assert widgets.frame_slider(frames, ["first", "last"], nrow=2) is None  # still pictures, no widget
+
+
+def test_execute_marks_its_kernels_headless(monkeypatch, tmp_path):
+    from cocogoat_utils import execute, runtime
+
+    monkeypatch.setenv(runtime.HEADLESS_ENV, "0")  # restored (removed) after the test: execute sets it for good
+    calls = []
+    monkeypatch.setattr("papermill.execute_notebook", lambda *a, **k: calls.append(os.environ.get(runtime.HEADLESS_ENV)))
+    execute.execute_notebook("in.ipynb", str(tmp_path / "out.ipynb"))
+    assert calls == ["1"]

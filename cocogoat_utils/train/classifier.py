@@ -19,10 +19,9 @@ import time
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import to_float
-from ..runtime import distributed, eval_mode, stream_seed
+from ..runtime import distributed, eval_mode, progress_bar, stream_seed
 from .optim import PrecisionStep
 
 
@@ -154,7 +153,7 @@ def train_classifier(
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     generator = torch.Generator(device=device).manual_seed(seed if world == 1 else stream_seed(seed, rank))
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "val_acc": [], "val_epoch": []}
-    bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress or rank != 0)
+    bar = progress_bar(range(epochs), desc="classifier", unit="epoch", disable=not progress or rank != 0)
     for epoch in bar:
         order = torch.randperm(len(images), device=device, generator=generator)
         total_loss = torch.zeros((), device=device)
@@ -320,7 +319,7 @@ def pretrain_information_max(
                         seconds=seconds, device=device, precision=precision)
     generator = torch.Generator(device=device).manual_seed(seed)
     history: dict[str, list[float]] = {"epoch": [], "loss": [], "conditional_entropy": [], "marginal_entropy": []}
-    bar = tqdm(range(epochs), desc="pretraining", unit="epoch", disable=not progress)
+    bar = progress_bar(range(epochs), desc="pretraining", unit="epoch", disable=not progress)
     for epoch in bar:
         order = torch.randperm(len(data), device=device, generator=generator)
         sums = torch.zeros(3, device=device)

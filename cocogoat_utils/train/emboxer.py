@@ -7,10 +7,10 @@ import time
 import torch
 from torch import nn
 from torchvision.ops import box_iou
-from tqdm.auto import tqdm
 
 from ..data import to_float
 from ..models.emboxer import box_loss
+from ..runtime import progress_bar
 from .optim import PrecisionStep
 
 
@@ -51,7 +51,7 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_iou": []}
     losses = []  # device scalars, read once at the end: no host sync per step
     started = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc="emboxer", disable=not progress):
+    for step in progress_bar(range(1, steps + 1), desc="emboxer", disable=not progress):
         pick = torch.randint(0, len(data), (batch_size,), generator=generator, device=device)
         x, box = to_float(data[pick]), targets[pick]
         flip = torch.rand(batch_size, generator=generator, device=device) < 0.5

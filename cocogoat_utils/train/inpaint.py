@@ -13,9 +13,9 @@ import time
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import to_float
+from ..runtime import progress_bar
 from .optim import PrecisionStep
 
 
@@ -56,7 +56,7 @@ def train_inpainter(model: nn.Module, images: torch.Tensor, *, steps: int = 1000
     precise = PrecisionStep(optimizer, device=device, precision=precision)
     losses = []  # device scalars, read once at the end: no host sync per step
     started = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc=f"inpainter ({getattr(model, 'config', {}).get('middle', '')})",
+    for step in progress_bar(range(1, steps + 1), desc=f"inpainter ({getattr(model, 'config', {}).get('middle', '')})",
                      disable=not progress):
         pick = torch.randint(0, len(data), (batch_size,), generator=generator, device=device)
         target = to_float(data[pick])

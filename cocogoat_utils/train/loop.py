@@ -38,12 +38,11 @@ from typing import ClassVar
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..checkpoint import (ConfigMismatch, by_key, check_run_config, list_checkpoints, load_newest,  # noqa: F401
                           model_signature, random_state, restore_training, save_training, write_run_config)
 from ..device_dataset import DeviceImageDataset
-from ..runtime import PRECISIONS, distributed, pick_precision, stream_seed, synchronize
+from ..runtime import PRECISIONS, distributed, pick_precision, progress_bar, stream_seed, synchronize
 from .callbacks import Callback, TensorBoardLogger  # noqa: F401  (Callback re-exported: its old home)
 from .evaluation import QualityTracker
 from .optim import EMA, StepTools
@@ -325,7 +324,7 @@ class Trainer(StepTools):
             model.train()
         if self.losses is None or len(self.losses.values) != self.config.log_every:
             self.losses = LossLog(self.history_keys, self.config.log_every, self.device)
-        bar = tqdm(total=total if seconds is None else None, initial=self.step, unit="step", dynamic_ncols=True,
+        bar = progress_bar(total=total if seconds is None else None, initial=self.step, unit="step", dynamic_ncols=True,
                    desc="training" if seconds is None else f"training for {seconds:g} s",
                    disable=not self.progress or self.rank != 0)
         self.clock.start(self.elapsed)
