@@ -61,7 +61,7 @@ def installed(tmp_path_factory):
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    for name in ("cocogoat_utils", "checkpoints"):
+    for name in ("cocogoat_utils", "checkpoints", "studies"):
         shutil.copytree(ROOT / name, source / name, ignore=skip)
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(folder / "dist")], check=True, timeout=300, cwd=folder)

@@ -30,7 +30,7 @@ FLOORS = [
     # 6: shipped models (loading them) and the recipes that train them
     {"pretrained", "pretrain"},
     # 7: a notebook's run set-up and its helpers; widgets; headless runs
-    {"experiment", "scales", "verdicts", "multiscale_runs", "studies", "widgets", "labelling", "execute"},
+    {"experiment", "scales", "verdicts", "multiscale_runs", "studies", "study", "widgets", "labelling", "execute"},
 ]
 
 #: (module, imported name) → why it stays inside a function: optional or heavy dependencies, imported when used
