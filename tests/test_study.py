@@ -85,12 +85,12 @@ def test_list_names_every_study(capsys):
 def test_the_selector_seed_runs_at_a_tiny_size():
     torch.set_num_threads(1)
     ctx = SeedContext(STUDIES["selector-minent"], 0, torch.device("cpu"), "fp32", None, None)
-    rows = study.selector_seed(ctx, {"per_class": 40, "held_out": 30, "label_budgets": [10, 20], "epochs": 1,
+    rows = study.selector_seed(ctx, {"per_class": 24, "held_out": 18, "label_budgets": [10, 20], "epochs": 1,
                                      "min_steps": 2, "pretrain_epochs": 1, "width": 4})
     assert [(r["arm"], r["labels"]) for r in rows] == [(a, n) for n in (10, 20)
                                                        for a in ("supervised", "minent_fine_tuned", "minent")]
     for r in rows:
-        assert 0 <= r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"] <= 1 and r["held_out"] <= 30
+        assert 0 <= r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"] <= 1 and r["held_out"] <= 18
         assert r["steps"] > 0 and r["images_seen"] > 0
     record = build_record(STUDIES["selector-minent"], {0: {"rows": rows, "seconds": 1.0}}, command="x",
                           device=torch.device("cpu"), precision="fp32")
