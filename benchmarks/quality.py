@@ -11,7 +11,7 @@ baseline, the reference DCGAN at the PyTorch tutorial's settings. A floor row,
 :func:`~cocogoat_utils.metrics.real_data_floor`, scores two disjoint halves of the real
 data against each other: the best a generator can hope for.
 
-The time budget: each model trains through :func:`cocogoat_utils.experiment.train_for` — the
+The time budget: each model trains through :func:`cocogoat_utils.comparison.train_for` — the
 notebooks' equal-time runner, the package's one loop with ``fit(seconds=…)``, which reads the clock
 with the device synchronised — and is scored by a :class:`~cocogoat_utils.train.QualityTracker`
 at the end. images/s is the global batch × steps / seconds over the whole budget (the first steps,
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     from cocogoat_utils.openmoji import load_openmoji
     from cocogoat_utils.metrics import QualityMetrics, real_data_floor
     from cocogoat_utils.runtime import device_name, pick_device
-    from cocogoat_utils.experiment import train_for
+    from cocogoat_utils.comparison import train_for
     from cocogoat_utils.train import GANTrainer, QualityTracker
     from cocogoat_utils.viz import save_grid
 

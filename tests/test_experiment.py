@@ -1,4 +1,5 @@
-"""cocogoat_utils.experiment: the run around a notebook's lessons (set-up, comparisons, tables, summary)."""
+"""cocogoat_utils.experiment (a notebook's run: set-up, quality metrics, summary) and what it imports from beside it:
+comparison (equal-time rows, tables, the verdict line) and shipped_beside."""
 
 import json
 from pathlib import Path
@@ -108,11 +109,14 @@ def test_print_table_and_verdict(capsys):
     assert "no FD" in experiment.verdict(rows[0], {"run": "x", "fd": None})
 
 
-def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path):
+def test_finish_run_writes_the_summary_with_the_common_keys(tmp_path, capsys):
     run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path)
     summary = experiment.finish_run(run, {"fd": 1.5, "artifacts": []})
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved == summary
+    capsys.readouterr()
+    assert experiment.finish_run(run, {"fd": 1.5, "artifacts": []}, echo=False)["fd"] == 1.5  # the lesson prints its table
+    assert capsys.readouterr().out == "" and (tmp_path / "summary.json").is_file()
     assert {"notebook", "scale", "device", "numeric_precision", "seconds", "fd"} <= saved.keys()
 
 

@@ -161,47 +161,9 @@ def test_scored_timed_mean_last_and_print_bullets(capsys):
     assert capsys.readouterr().out == "• one\n• two\n"
 
 
-def test_draws_per_second_times_generate():
-    class Fake:
-        calls = []
-
-        def generate(self, n, *, seed):
-            self.calls.append(n)
-
-    fake = Fake()
-    assert experiment.draws_per_second(fake, n=64) > 0 and fake.calls == [32, 64]
-
-
 def _row(run, fd, **extra):
     return {"run": run, "fd": fd, "collapsed": False, "collapse": "not collapsed", "steps": 10,
             "diversity_ratio": 0.9, **extra}
-
-
-def test_lstm_verdict_counts_the_duels():
-    rows = [_row("32px dcgan", 50.0, size=32, model="dcgan", samples_per_second=100.0),
-            _row("32px lstm", 40.0, size=32, model="lstm", samples_per_second=50.0),
-            _row("32px two-stage", 60.0, size=32, model="two-stage", samples_per_second=80.0)]
-    inpainting = {m: {"l1": l1, "psnr": 10.0, "steps": 5} for m, l1 in (("lstm", 0.3), ("attention", 0.2), ("conv", 0.4))}
-    lines = verdicts.lstm_verdict(rows, inpainting, [], "no verdict on the shipped pair: lstm not loaded")
-    assert len(lines) == 5 and "32px lstm did better" in lines[0] and "0.50× as fast" in lines[0]
-    assert "the attention inpainter filled the hole" in lines[2] and "LSTM ranked 2 of 3" in lines[2]
-    assert lines[-1].startswith("Overall: the LSTM generator scored a lower FD than the parameter-matched DCGAN in 1 of 1")
-    shipped = [{"model": "shipped lstm", "fd": 30.0}, {"model": "shipped lstm-baseline", "fd": 20.0}]
-    assert lines != verdicts.lstm_verdict(rows, inpainting, shipped, "x")
-    assert verdicts.lstm_verdict(rows, inpainting, shipped, "x")[-1].endswith("there the DCGAN won.")
-
-
-def test_pair_verdict_or_why_not():
-    assert verdicts.pair_verdict({}, [], "a", "b") == "no verdict on the shipped pair: a, b not loaded"
-
-    class Shipped:
-        record = {"wall_minutes": 5, "steps": 1000}
-
-    rows = [{"model": "shipped a", "fd": 10.0}, {"model": "shipped b", "fd": 20.0}]
-    text = verdicts.pair_verdict({"a": Shipped(), "b": Shipped()}, rows, "a", "b")
-    assert text.startswith("shipped, same recipe and budget (a: 5 min, 1,000 steps; b: 5 min, 1,000 steps)")
-    assert "shipped a did better" in text
-    assert verdicts.pair_verdict({"a": Shipped(), "b": Shipped()}, [], "a", "b").endswith("no scores")
 
 
 def test_sampler_lines_compare_each_with_the_first():

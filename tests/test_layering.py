@@ -29,8 +29,10 @@ FLOORS = [
     {"train"},
     # 6: shipped models (loading them) and the recipes that train them
     {"pretrained", "pretrain"},
-    # 7: a notebook's run set-up and its helpers; widgets; headless runs
-    {"experiment", "scales", "verdicts", "multiscale_runs", "studies", "study", "widgets", "labelling", "execute"},
+    # 7: a notebook's run: its set-up, equal-time comparisons and the verdict line, the shipped model beside it, small
+    #    measurements, the scale table; 06's verdict lines; studies; widgets; headless runs
+    {"experiment", "comparison", "shipped_beside", "measures", "scales", "verdicts", "studies", "study", "widgets",
+     "labelling", "execute"},
 ]
 
 #: (module, imported name) → why it stays inside a function: optional or heavy dependencies, imported when used
@@ -47,9 +49,9 @@ LAZY = {
     ("features", "torchmetrics.image.fid"): "Inception-v3 needs the inception extra (torch-fidelity): only for that space",
 }
 
-#: modules being rewritten by other work of issue 27 (lesson helpers leave experiment; the judge's new metrics):
-#: their imports inside functions are not checked yet. Remove a name once its rewrite lands.
-PENDING = {"experiment", "multiscale_runs"}
+#: modules being rewritten by other work: their imports inside functions are not checked yet. Remove a name once its
+#: rewrite lands.
+PENDING: set[str] = set()
 
 
 def _module_name(path: Path) -> str:
