@@ -7,8 +7,7 @@
 - :func:`make_quality` builds the quality metrics, or says why they are off (too few images,
   a missing feature network) and returns ``None``.
 - :func:`finish_run` writes ``summary.json`` (the notebook's figures plus the common keys).
-- :func:`warnings_as_notes` prints every warning of a block as a ``note:`` line in the notebook's output;
-  :func:`diffusion_trainer_for` is 06's UNet trainer from the run.
+- :func:`warnings_as_notes` prints every warning of a block as a ``note:`` line in the notebook's output.
 
 The rest of a notebook's run lives beside it, one concept a module: equal-time comparisons, tables and the verdict
 rule in :mod:`~cocogoat_utils.comparison`, the shipped model beside the live run in
@@ -30,16 +29,13 @@ from typing import Any
 import matplotlib.pyplot as plt
 import torch
 
-from .checkpoint import checkpoint_dir
 from .comparison import (JUDGE_KEYS, SCORE_KEYS, print_table, scored, scores, train_for,  # noqa: F401  (their old home)
                          train_gan, verdict)
-from .device_dataset import DeviceImageDataset
 from .measures import mean_last, same_weights, tail_means, timed  # noqa: F401  (their old home)
 from .metrics import QualityMetrics
 from .runtime import device_name, home, pick_device, pick_precision, resolve_params, set_seed, short_path
 from .scales import table as scale_table
 from .shipped_beside import shipped_beside  # noqa: F401  (its old home)
-from .train import DiffusionTrainConfig, DiffusionTrainer, QualityTracker
 from .viz import save_grid, show_images
 
 
@@ -154,26 +150,3 @@ def warnings_as_notes():
         yield
     for warning in caught:
         print("note:", warning.message)
-
-
-def diffusion_trainer_for(run: Run, model, images, *, classes: list[str], callbacks=(), data_dir=None,
-                          **config: Any):
-    """Notebook 06's trainer plumbing: a ``DiffusionTrainer`` for ``model`` on ``images`` (an ``ImageSet``) with the
-    run's budgets (``steps``, ``batch_size``, ``warmup``, ``T``, ``ema_decay``, ``sample_every``, ``view_steps``), a
-    checkpoint folder named after the data, the labels from ``classes`` and a ``QualityTracker`` (every
-    ``eval_every`` steps on ``metric_samples``) when the metrics can run. ``config``: ``DiffusionTrainConfig``
-    fields (``lr``, ``schedule``, ``prediction``). Returns ``(trainer, tracker or None, quality or None)``."""
-    image_size = images.images.shape[-1]
-    cfg = DiffusionTrainConfig(steps=run["steps"], batch_size=run["batch_size"], warmup=run["warmup"], T=run["T"],
-                               ema_decay=run["ema_decay"], log_every=25, sample_every=run["sample_every"],
-                               sample_steps=min(run["view_steps"], run["T"]), checkpoint_every=None,
-                               checkpoint_seconds=30, n_samples=32, precision=run.precision, seed=run.seed, **config)
-    quality = make_quality(images.images, run)
-    tracker = QualityTracker(quality, every=run["eval_every"], samples=run["metric_samples"]) if quality else None
-    folder = checkpoint_dir(run.out_dir / "checkpoints", dataset="openmoji" if data_dir is None else str(data_dir),
-                            batch_size=run["batch_size"], image_size=image_size, model=f"ddpm-{cfg.schedule}")
-    labels = torch.tensor([classes.index(c) for c in images.categories]) if classes else None
-    trainer = DiffusionTrainer(model, DeviceImageDataset(images.images, run.device, seed=run.seed), config=cfg,
-                               labels=labels, num_classes=len(classes) or None, out_dir=folder,
-                               callbacks=[*callbacks, *([tracker] if tracker else [])])
-    return trainer, tracker, quality

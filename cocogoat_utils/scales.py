@@ -99,13 +99,14 @@ LSTM["gpu-shapes"] = gpu_shapes(LSTM, ("sizes",))
 # modes and the shipped model add about as much again. T shrinks with the scale so that DDPM's chain stays affordable.
 DIFFUSION = {
     "smoke": dict(image_size=32, seconds=8, steps=12, batch_size=8, width=8, T=20, ddim_steps=[5, 10], metric_samples=70,
-                  eval_every=None, view_steps=3, resolutions=[], ema_decay=0.9, max_images=256, warmup=2, sample_every=None),
+                  eval_every=None, view_steps=3, resolutions=[], ema_decay=0.9, max_images=256, warmup=2, sample_every=None,
+                  toy_steps=60),
     "cpu": dict(image_size=32, seconds=120, steps=None, batch_size=32, width=16, T=250, ddim_steps=[25, 50, 125],
                 metric_samples=70, eval_every=None, view_steps=50, resolutions=[], ema_decay=0.999, max_images=None,
-                warmup=100, sample_every=50),
+                warmup=100, sample_every=50, toy_steps=2000),
     "gpu": dict(image_size=32, seconds=80, steps=20_000, batch_size=128, width=64, T=1000, ddim_steps=[50, 100, 250],
                 metric_samples=500, eval_every=2000, view_steps=50, resolutions=[32, 64], ema_decay=0.999,
-                max_images=None, warmup=500, sample_every=1000),
+                max_images=None, warmup=500, sample_every=1000, toy_steps=2000),
 }
 DIFFUSION["gpu-shapes"] = gpu_shapes(DIFFUSION, ("image_size", "resolutions"))
 

@@ -173,7 +173,7 @@ def _parameter_names(name: str) -> set[str]:
             for t in node.targets if isinstance(t, ast.Name)}
 
 
-@pytest.mark.parametrize("name", ["00_GAN_Conceptos", "07_Pokemon_DCGAN"])
+@pytest.mark.parametrize("name", ["00_GAN_Conceptos", "06_Diffusion", "07_Pokemon_DCGAN"])
 def test_the_parameters_cell_names_every_knob_the_notebook_reads(name):
     from cocogoat_utils import scales
 

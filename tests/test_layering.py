@@ -30,8 +30,8 @@ FLOORS = [
     # 6: shipped models (loading them) and the recipes that train them
     {"pretrained", "pretrain"},
     # 7: a notebook's run: its set-up, equal-time comparisons and the verdict line, the shipped model beside it, small
-    #    measurements, the scale table; 06's verdict lines; studies; widgets; headless runs
-    {"experiment", "comparison", "shipped_beside", "measures", "scales", "verdicts", "studies", "study", "widgets",
+    #    measurements, the scale table; studies; widgets; headless runs
+    {"experiment", "comparison", "shipped_beside", "measures", "scales", "studies", "study", "widgets",
      "labelling", "execute"},
 ]
 
