@@ -440,6 +440,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     p.add_argument("--steps", type=int, default=3, help="steps per round and variant")
     p.add_argument("--tutorial-steps", type=int, default=10, help="timed steps per tutorial64 round")
+    p.add_argument("--variants", default="fp32,trainer", help="the recipe rows' variants: fp32, trainer (as the "
+                                                                 "trainer runs it) or both")
     p.add_argument("--quality-samples", type=int, default=1000, help="images one quality evaluation scores")
     p.add_argument("--ab", default=None, help="comma-separated tweaks timed against the trainer as it is (A: as it "
                    f"is; B: with them), alternated: {','.join(TWEAKS)}; nothing is written")
@@ -448,6 +450,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--key", default="latest", help="the JSON key this run's table goes under ('baseline' is kept "
                                                    "once written)")
+    p.add_argument("--merge", action="store_true", help="keep the other rows already under --key")
     p.add_argument("--write-readme", action="store_true", help="replace the cpu-steps table in benchmarks/README.md")
     p.add_argument("--readme-only", action="store_true", help="write the README's table from the JSON and exit")
     p.add_argument("--smoke", action="store_true", help="1 round of 1 step, rows dcgan and selector: does it run")
@@ -488,8 +491,9 @@ def main(argv=None) -> int:
         if row == "tutorial64":
             table += measure_tutorial(args)
         else:
-            table += measure_row(row, args, {"quality": {"eval": ("fp32", [])}}.get(
-                row, {"fp32": ("fp32", []), "trainer": ("auto", [])}))
+            variants = {"fp32": ("fp32", []), "trainer": ("auto", [])}
+            variants = {k: v for k, v in variants.items() if k in args.variants.split(",")}
+            table += measure_row(row, args, {"quality": {"eval": ("fp32", [])}}.get(row, variants))
     out = Path(args.out)
     if args.smoke:
         print(markdown(table))
@@ -501,11 +505,15 @@ def main(argv=None) -> int:
     key = args.key
     if key == "baseline" and "baseline" in saved:
         raise SystemExit("the baseline is kept once written: choose another --key")
+    if args.merge and key in saved:  # this run's rows replace theirs; the others stay
+        mine = {(r["row"], r["variant"]) for r in table}
+        entry["rows"] = [r for r in saved[key]["rows"] if (r["row"], r["variant"]) not in mine] + table
+        entry["rows"].sort(key=lambda r: ROWS.index(r["row"]))
     saved[key] = entry
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
     baseline = saved.get("baseline", {}).get("rows") if key != "baseline" else None
-    print(markdown(table, baseline))
+    print(markdown(entry["rows"], baseline))
     print(f"wrote {out} [{key}]")
     if args.write_readme:
         write_readme(saved)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import math
 
+import contextlib
+
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -55,7 +58,10 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         seq = self.norm(x).flatten(2).transpose(1, 2)  # (B, H·W, C)
-        out, _ = self.attention(seq, seq, seq, need_weights=False)
+        # on a CPU the plain (math) kernel: at these short sequences (64 positions) the flash kernel's backward made
+        # 06's training step 1.18× slower (benchmarks/cpu_steps.py --ab math_attention); the same attention
+        with sdpa_kernel(SDPBackend.MATH) if x.device.type == "cpu" else contextlib.nullcontext():
+            out, _ = self.attention(seq, seq, seq, need_weights=False)
         return x + out.transpose(1, 2).reshape(b, c, h, w)
 
 
@@ -67,6 +73,8 @@ class UNet(nn.Module):
     ``attention_at``. ``num_classes`` adds a class embedding with a null class
     ``num_classes`` (also used when ``labels`` is ``None``).
     """
+
+    channels_last_on_cpu = False  # trains 12 % slower in NHWC on a CPU (benchmarks/cpu_steps.py; train.optim.fast_layout)
 
     def __init__(self, *, image_size: int = 32, channels: int = 3, width: int = 64,
                  channel_mults: tuple[int, ...] = (1, 2, 2), blocks_per_level: int = 2,

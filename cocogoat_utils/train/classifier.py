@@ -22,7 +22,7 @@ from torch import nn
 
 from ..data import to_float
 from ..runtime import distributed, eval_mode, progress_bar, stream_seed
-from .optim import PrecisionStep
+from .optim import PrecisionStep, fast_layout, fused_on
 
 
 @torch.no_grad()
@@ -55,7 +55,7 @@ class _Optimisation:
         self.steps = 0
         # under torchrun: rank 0's clock, shared at each epoch's end (0 until then, so every rank starts alike)
         self.shared_elapsed: float | None = 0.0 if distributed()[1] > 1 else None
-        self.optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=fused_on(device))
         if seconds is None:  # the exact schedule the shipped feature classifier was trained with
             self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=lr, total_steps=self.total_steps)
         else:
@@ -137,7 +137,7 @@ def train_classifier(
     ``val_every`` epochs (``None``: only after the last; ``val_epoch`` says which), and ``steps``.
     """
     device = torch.device(device)
-    model.to(device).train()
+    fast_layout(model.to(device), device).train()
     images, labels = images.to(device), labels.to(device)
     class_weight = class_weight.to(device) if class_weight is not None else None
     use_unlabeled = unlabeled is not None and len(unlabeled) > 0 and entropy_weight > 0
@@ -305,7 +305,7 @@ def pretrain_information_max(
     (:func:`prediction_spread`; ``collapsed`` if they all fall in one).
     """
     device = torch.device(device)
-    model.to(device).train()
+    fast_layout(model.to(device), device).train()
     if clusters is None:
         head, logits_of = None, model
     else:

@@ -22,7 +22,7 @@ from ..diffusion import (PREDICTIONS, SAMPLERS, SPACINGS, NoiseSchedule, diffusi
                          sample as draw)
 from ..runtime import eval_mode
 from .loop import Trainer, TrainConfig
-from .optim import EMA, make_adam
+from .optim import EMA, channels_last_on, fast_layout, make_adam
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ class DiffusionTrainer(Trainer):
         if labels is not None and len(labels) != len(data):
             raise ValueError(f"{len(labels)} labels for {len(data)} images")
         super().__init__(data, config=config, out_dir=out_dir, callbacks=callbacks, progress=progress, rank=rank)
-        self.model = self.sync_batch_norm(model.to(self.device))
+        self.model = fast_layout(self.sync_batch_norm(model.to(self.device)), self.device)
+        if channels_last_on(self.model, self.device):
+            data.memory_format = torch.channels_last  # the batches in the model's layout
         self.models = {"model": self.model}
         self.train_model = self.wrap(self.model)
         self.labels = None if labels is None else labels.to(self.device)

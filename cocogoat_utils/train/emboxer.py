@@ -11,7 +11,7 @@ from torchvision.ops import box_iou
 from ..data import to_float
 from ..models.emboxer import box_loss
 from ..runtime import progress_bar
-from .optim import PrecisionStep
+from .optim import PrecisionStep, fast_layout, fused_on
 
 
 def box_scores(predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -41,11 +41,11 @@ def train_emboxer(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, *
     (the box flips with the image); ``precision`` (``"auto" | "bf16" | "fp16" | "fp32"``) sets autocast and, in fp16,
     a gradient scaler. Returns ``step``/``loss`` per step and ``val_step``/``val_iou``."""
     device = torch.device(device)
-    model.to(device).train()
+    fast_layout(model.to(device), device).train()
     data, targets = images.to(device), boxes.float().to(device)
     size = images.shape[-1]
     generator = torch.Generator(device=device).manual_seed(seed)  # batches and flips drawn on the device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4, fused=fused_on(device))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     precise = PrecisionStep(optimizer, device=device, precision=precision)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_step": [], "val_iou": []}

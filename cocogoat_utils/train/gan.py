@@ -28,7 +28,7 @@ from ..device_dataset import DeviceImageDataset
 from ..losses import dragan_penalty, get_loss, gradient_penalty, r1_penalty
 from ..runtime import autocast, eval_mode, frozen
 from .loop import Trainer, TrainConfig
-from .optim import EMA, make_adam
+from .optim import EMA, channels_last_on, fast_layout, make_adam
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real/d_fake: mean σ(D(·)), the tutorial's D(x), D(G(z))
 
@@ -94,8 +94,10 @@ class GANTrainer(Trainer):
                  config: GANTrainConfig, out_dir=None, callbacks=(), g_optimizer: torch.optim.Optimizer | None = None,
                  d_optimizer: torch.optim.Optimizer | None = None, rank: int | None = None, progress: bool = True) -> None:
         super().__init__(data, config=config, out_dir=out_dir, callbacks=callbacks, progress=progress, rank=rank)
-        self.generator = self.sync_batch_norm(generator.to(self.device))
-        self.discriminator = self.sync_batch_norm(discriminator.to(self.device))
+        self.generator = fast_layout(self.sync_batch_norm(generator.to(self.device)), self.device)
+        self.discriminator = fast_layout(self.sync_batch_norm(discriminator.to(self.device)), self.device)
+        if channels_last_on(self.discriminator, self.device):
+            data.memory_format = torch.channels_last  # the real batches in D's layout
         self.models = {"generator": self.generator, "discriminator": self.discriminator}
         self.g_train, self.d_train = self.wrap(self.generator), self.wrap(self.discriminator)
         self.loss = get_loss(config.loss)
