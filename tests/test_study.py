@@ -109,3 +109,22 @@ def test_the_shipped_records_hold_what_the_issue_asks():
         assert [{k: v[k] for k in ("condition", "arm", "outcome", "winner")} for v in verdicts(record)] == \
             [{k: v[k] for k in ("condition", "arm", "outcome", "winner")} for v in record["verdicts"]]
         assert record["command"] and record["hardware"] and record["budget"]
+
+
+def test_the_sprite_dcgan_seed_runs_at_a_tiny_size_and_its_grids_reach_the_figure(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    tiny = {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80}
+    spec = STUDIES["sprite-dcgan-tricks"]
+    monkeypatch.setitem(STUDIES, "sprite-dcgan-tricks",
+                        Study(**{**spec.__dict__, "seeds": 1,
+                                 "run_seed": lambda ctx: study.sprite_tricks_seed(ctx, tiny)}))
+    options = ["sprite-dcgan-tricks", "--seeds", "1", "--device", "cpu", "--precision", "fp32", "--work-dir",
+               str(tmp_path / "work"), "--record-dir", str(tmp_path)]
+    assert main(options) == 0
+    record = json.loads((tmp_path / "sprite-dcgan-tricks.json").read_text())
+    assert [r["arm"] for r in record["runs"]] == ["plain", "label_smoothing", "instance_noise"]
+    for r in record["runs"]:
+        assert r["fd_low"] <= r["fd"] <= r["fd_high"] and r["steps"] == 2 and isinstance(r["findings"], list)
+    assert len(record["verdicts"]) == 2
+    seed = torch.load(tmp_path / "work" / "seed_0.pt", weights_only=True)
+    assert set(seed["samples"]) == set(record["arms"]) and seed["samples"]["plain"].dtype == torch.uint8
