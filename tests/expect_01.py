@@ -1,9 +1,11 @@
 """What 01_DataSelector's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
+from cocogoat_utils.study import judge, load_record
+
 #: the keys it reports beyond the common ones
 KEYS = {'classifier_steps', 'dropped', 'goal_met', 'hand_labels', 'held_out', 'held_out_accuracy', 'images', 'kept',
         'kept_precision', 'kept_precision_pseudo', 'labels_vs_accuracy', 'pretraining', 'pseudo_label_accuracy',
-        'threshold', 'unlabelled', 'verdicts'}
+        'study', 'threshold', 'unlabelled', 'verdicts'}
 
 METHODS = ("supervised", "entropy_self_training", "minent_fine_tuned", "minent_self_learned")
 
@@ -34,6 +36,18 @@ def check(summary: dict) -> None:
     assert pretraining["steps"] >= 1 and 1 <= pretraining["classes_used"] <= pretraining["clusters"]
     assert pretraining["collapsed"] == (pretraining["classes_used"] == 1)
     _check_curve(summary, [30, 60])
+    _check_study(summary)
+
+
+def _check_study(summary: dict) -> None:
+    """The verdicts about MinEnt vs supervised come from the shipped record by the judge's rule."""
+    record = load_record(summary["study"]["name"])
+    assert summary["study"]["seeds"] == len(record["seeds_done"]) >= 5
+    arms = {"minent_fine_tuned": "MinEnt fine-tuned", "minent": "MinEnt +self-learning"}
+    for budget in record["conditions"]:
+        for arm, name in arms.items():
+            v = judge(record, arm, condition=budget)
+            assert summary["study"]["verdicts"][f"{name} at {budget}"] == (v["winner"] or v["outcome"])
 
 
 def check_gpu_shapes(summary: dict) -> None:
