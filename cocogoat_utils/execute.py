@@ -142,8 +142,15 @@ def execute_notebook(*args, **kwargs):
 
     patch_reply_polling()
     patch_kernel_transport()
-    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits this process's environment
-    return papermill.execute_notebook(*args, **kwargs)
+    before = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits this process's environment; this process gets its own back
+    try:
+        return papermill.execute_notebook(*args, **kwargs)
+    finally:
+        if before is None:
+            os.environ.pop(HEADLESS_ENV, None)
+        else:
+            os.environ[HEADLESS_ENV] = before
 
 
 def main() -> None:

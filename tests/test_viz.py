@@ -234,8 +234,11 @@ def test_show_images_of_an_empty_batch_draws_an_empty_panel():
     assert ax.get_title() == "kept" and ax.texts[0].get_text() == "(no images)"
 
 
-def test_frame_slider_moves_between_frames():
+def test_frame_slider_moves_between_frames(monkeypatch):
+    from cocogoat_utils.runtime import HEADLESS_ENV
     from cocogoat_utils.widgets import frame_slider
+
+    monkeypatch.delenv(HEADLESS_ENV, raising=False)  # someone at the screen: the widget itself
 
     frames = [torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)]
     box = frame_slider(frames, ["t = 10", "t = 0"], description="t")
