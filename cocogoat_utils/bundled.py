@@ -16,17 +16,24 @@ from .runtime import PACKAGE_DIR
 BUNDLE_PACKAGE = "cocogoat_utils.checkpoints"
 
 
-def bundle_dirs() -> list[Path]:
-    """Where bundled files are looked for, in order: the installed package data, then the checkout's ``checkpoints/``."""
+def package_data_dirs(package: str, folder: str) -> list[Path]:
+    """Where the package data ``package`` is looked for, in order: the installed package's folder, then the
+    checkout's ``folder`` (``checkpoints/`` ships as ``cocogoat_utils.checkpoints``, ``studies/`` as
+    ``cocogoat_utils.studies``)."""
     found = []
     try:
-        found.append(Path(str(resources.files(BUNDLE_PACKAGE))))
+        found.append(Path(str(resources.files(package))))
     except (ModuleNotFoundError, TypeError):
         pass
-    checkout = PACKAGE_DIR.parent / "checkpoints"
+    checkout = PACKAGE_DIR.parent / folder
     if checkout not in found:
         found.append(checkout)
     return found
+
+
+def bundle_dirs() -> list[Path]:
+    """Where bundled files are looked for, in order: the installed package data, then the checkout's ``checkpoints/``."""
+    return package_data_dirs(BUNDLE_PACKAGE, "checkpoints")
 
 
 def bundled_path(name: str) -> Path:

@@ -37,13 +37,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
 from .augment import augment_dataset, diff_translation, random_flip
+from .bundled import package_data_dirs
 from .checkpoint import atomic_save
 from .data import load_dataset, to_uint8
 from .device_dataset import DeviceImageDataset
@@ -139,15 +139,7 @@ def accuracy_row(correct: int, n: int, *, chance: float, one_class: bool = False
 
 def record_dirs() -> list[Path]:
     """Where records are looked for: the installed package data, then the checkout's ``studies/``."""
-    found = []
-    try:
-        found.append(Path(str(resources.files(RECORD_PACKAGE))))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    checkout = PACKAGE_DIR.parent / "studies"
-    if checkout not in found:
-        found.append(checkout)
-    return found
+    return package_data_dirs(RECORD_PACKAGE, "studies")
 
 
 def load_record(name: str) -> dict:
