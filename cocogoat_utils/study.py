@@ -561,7 +561,7 @@ def sprite_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
                                                            "near_duplicates", "dropped_mass", "findings",
                                                            "collapsed")},
                      "steps": trainer.step, "images_seen": trainer.images_seen, "seconds": time.time() - started})
-        samples[arm] = to_uint8(images[:32])
+        samples[arm] = images[:32] if images.dtype == torch.uint8 else to_uint8(images[:32])  # generate gives uint8
         found = ", ".join(scores["findings"]) or "no findings"
         print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
               f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)

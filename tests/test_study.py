@@ -128,3 +128,4 @@ def test_the_sprite_dcgan_seed_runs_at_a_tiny_size_and_its_grids_reach_the_figur
     assert len(record["verdicts"]) == 2
     seed = torch.load(tmp_path / "work" / "seed_0.pt", weights_only=True)
     assert set(seed["samples"]) == set(record["arms"]) and seed["samples"]["plain"].dtype == torch.uint8
+    assert seed["samples"]["plain"].float().mean() < 250  # the images, not uint8 read as [-1, 1] (all white)
