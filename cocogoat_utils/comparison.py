@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .device_dataset import DeviceImageDataset
 from .metrics import compare
 from .train import GANTrainConfig, GANTrainer, QualityTracker
-
-if TYPE_CHECKING:  # annotations only: experiment imports this module
-    from .experiment import Run
 
 SCORE_KEYS = ("fd", "kid", "kid_std", "precision", "recall", "diversity_ratio")
 JUDGE_KEYS = ("fd_low", "fd_high", "coverage", "near_duplicates", "dropped_mass", "copies", "findings")  # what the
@@ -66,7 +63,7 @@ def train_for(name: str, trainer, seconds: float, *, tracker=None, resume: bool 
     return row
 
 
-def train_gan(name: str, networks, data, run: Run, *, seconds: float | None, out_dir, quality=None,
+def train_gan(name: str, networks, data, run: Any, *, seconds: float | None, out_dir, quality=None,
               samples: int | None = None, progress: bool = False, extra: Mapping[str, Any] | None = None,
               say: Callable[[dict, int | None], str] | None = None, **config: Any) -> dict:
     """Train one GAN of a comparison and return :func:`train_for`'s row (with ``extra`` in it), the trainer

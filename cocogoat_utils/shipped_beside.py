@@ -9,7 +9,7 @@ step the weights are from, and which of its targets the model meets and misses â
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -17,9 +17,6 @@ import torch
 from .comparison import JUDGE_KEYS, SCORE_KEYS, print_table
 from .pretrained import PretrainedMismatch, load_pretrained
 from .viz import show_images
-
-if TYPE_CHECKING:  # annotations only: experiment imports this module
-    from .experiment import Run
 
 
 def targets_met(record: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -51,7 +48,7 @@ def record_line(name: str, record: Mapping[str, Any]) -> str:
     return line
 
 
-def shipped_beside(run: Run, name: str, live: torch.Tensor | None, *, quality=None, live_label: str = "this run",
+def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=None, live_label: str = "this run",
                    model: str | None = None, image_size: int | None = None, samples: int = 1000, seed: int = 0,
                    pretrained: bool = True, recipe: bool = False,
                    say: str = "the shipped model is not shown: {reason}",

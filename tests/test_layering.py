@@ -64,15 +64,11 @@ def _imports(path: Path):
     name = _module_name(path)
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     tree = ast.parse(path.read_text())
-    inside, typing_only = set(), set()
+    inside = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             inside |= {id(child) for child in ast.walk(node) if child is not node}
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):  # for annotations only
-            typing_only |= {id(child) for child in ast.walk(node)}
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         lazy = id(node) in inside
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[: len(package) - node.level + 1]
