@@ -91,7 +91,7 @@ def _settings() -> dict:
 def diagnose(args) -> dict:
     from cocogoat_utils.data import to_uint8
     from cocogoat_utils.diffusion import NoiseSchedule, ddim_sample, ddim_timesteps, to_eps_and_x0
-    from cocogoat_utils.pretrained import load_pretrained
+    from cocogoat_utils.shipped import load_pretrained
     from cocogoat_utils.viz import save_grid
 
     out = OUT / "diagnosis"
@@ -253,7 +253,7 @@ def reference(args) -> dict:
     as the pilot's arms, so that the pilot's figures have a yardstick; the samples are kept too."""
     from cocogoat_utils.data import to_uint8
     from cocogoat_utils.diffusion import NoiseSchedule, ddim_sample
-    from cocogoat_utils.pretrained import load_pretrained
+    from cocogoat_utils.shipped import load_pretrained
     from cocogoat_utils.viz import save_grid
 
     real = real_images()

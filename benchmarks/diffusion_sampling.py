@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     shipped = None
     if args.shipped:
-        from cocogoat_utils.pretrained import load_pretrained
+        from cocogoat_utils.shipped import load_pretrained
 
         shipped = load_pretrained("ddpm", device=device, image_size=args.image_size)
         model, record = shipped.model, shipped.record

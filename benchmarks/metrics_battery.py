@@ -142,7 +142,7 @@ def shipped_samples(n: int) -> dict[str, torch.Tensor]:
     """``n`` samples of every shipped 32 px model (seed 1), and the DDPM's 500 under DDIM-50 with eta 0 and eta 1;
     cached under runs/battery/."""
     from cocogoat_utils.diffusion import NoiseSchedule, ddim_sample
-    from cocogoat_utils.pretrained import load_pretrained
+    from cocogoat_utils.shipped import load_pretrained
 
     SAMPLES.mkdir(parents=True, exist_ok=True)
     out = {}

@@ -31,7 +31,7 @@ from cocogoat_utils.augment import diff_translation, random_flip  # noqa: E402
 from cocogoat_utils.checkpoint import atomic_save  # noqa: E402
 from cocogoat_utils.openmoji import load_openmoji  # noqa: E402
 from cocogoat_utils.metrics import FEATURE_IMAGE_SIZE  # noqa: E402
-from cocogoat_utils.models.selector import ImageClassifier  # noqa: E402
+from cocogoat_utils.models.classifier import ImageClassifier  # noqa: E402
 from cocogoat_utils.runtime import pick_device, set_seed  # noqa: E402
 from cocogoat_utils.train import predict, train_classifier  # noqa: E402
 

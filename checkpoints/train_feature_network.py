@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cocogoat_utils.features import FEATURE_IMAGE_SIZE, GLYPH_PARTS, fit_projection, save_layer_features  # noqa: E402
-from cocogoat_utils.models.selector import ImageClassifier  # noqa: E402
+from cocogoat_utils.models.classifier import ImageClassifier  # noqa: E402
 from cocogoat_utils.openmoji import load_openmoji  # noqa: E402
 from cocogoat_utils.runtime import autocast, hardware, pick_device, pick_precision, set_seed  # noqa: E402
 

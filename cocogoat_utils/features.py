@@ -37,7 +37,7 @@ from torch import nn
 
 from .bundled import bundled_path
 from .checkpoint import atomic_save
-from .models.selector import ImageClassifier
+from .models.classifier import ImageClassifier
 
 FEATURE_IMAGE_SIZE = 32
 GLYPH_FILE = "glyph_features.pt"

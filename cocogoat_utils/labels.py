@@ -1,4 +1,4 @@
-"""Hand labels and subject boxes that survive a dead kernel (the widgets that make them are in ``labelling``).
+"""Hand labels and subject boxes that survive a dead kernel (the widgets that make them are in ``label_widgets``).
 
 The seed author sorted scraped fan art by hand into good / low quality / wrong subject.
 Hand labelling in a notebook loses work when the kernel dies, so :class:`LabelStore`

@@ -13,7 +13,7 @@ spent count). At the end the best checkpoint by Fréchet distance is scored once
 2,000 samples against the notebook's real images and exported to ``checkpoints/<name>.pt``
 (weights only, fp16) with its record ``checkpoints/<name>.json``: recipe, data, size,
 steps, images seen, wall time, hardware, precision, metrics and the command that
-reproduces it. :func:`~cocogoat_utils.pretrained.load_pretrained` loads it.
+reproduces it. :func:`~cocogoat_utils.shipped.load_pretrained` loads it.
 
 Under ``torchrun`` every process trains on its own batches (global batch = batch × processes)
 and rank 0 evaluates, checkpoints and exports.
@@ -47,9 +47,9 @@ from .models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan
 from .models.lstm_gan import LSTMGenerator, match_parameters, parameter_count
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.progan import ProDiscriminator, ProGenerator
-from .models.selector import ImageClassifier
+from .models.classifier import ImageClassifier
 from .models.unet import UNet
-from .pretrained import load_pretrained, shipped_name
+from .shipped import load_pretrained, shipped_name
 from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
 from .viz import save_grid
 from .train import (DiffusionTrainConfig, DiffusionTrainer, GANTrainConfig, GANTrainer, ProgressiveTrainer,

@@ -1,6 +1,6 @@
 """A shipped model beside the live run: both grids, both scored the same way in one table, and what its record says.
 
-:func:`shipped_beside` loads a model shipped in ``checkpoints/`` (:func:`~cocogoat_utils.pretrained.load_pretrained`),
+:func:`shipped_beside` loads a model shipped in ``checkpoints/`` (:func:`~cocogoat_utils.shipped.load_pretrained`),
 shows its fixed-seed grid beside the live run's and scores both by the same judge (or says why it cannot: the file is
 missing, or trained for another architecture or size). :func:`record_line` is the line it prints by default: which
 step the weights are from, and which of its targets the model meets and misses — read from the record, never typed.
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .comparison import JUDGE_KEYS, SCORE_KEYS, print_table
-from .pretrained import PretrainedMismatch, load_pretrained
+from .shipped import PretrainedMismatch, load_pretrained
 from .viz import show_images
 
 

@@ -50,7 +50,7 @@ from .device_dataset import DeviceImageDataset
 from .degrade import SELECTION_CLASSES, make_selection_task
 from .metrics import QualityMetrics, compare
 from .models.dcgan import build_dcgan
-from .models.selector import ImageClassifier
+from .models.classifier import ImageClassifier
 from .runtime import PACKAGE_DIR, hardware, home, is_checkout, pick_device, pick_precision, set_seed
 from .selection import split_held_out
 from .train import GANTrainConfig, GANTrainer

@@ -104,7 +104,7 @@ def main() -> None:
     rank, world = distributed()
     result: dict = {"world_size": world}
     if args.task == "selector":
-        from cocogoat_utils.models.selector import ImageClassifier
+        from cocogoat_utils.models.classifier import ImageClassifier
         from cocogoat_utils.train.classifier import train_classifier
 
         data = images(16)

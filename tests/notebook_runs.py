@@ -55,7 +55,7 @@ def own_images(root: Path) -> int:
 def shipped_fits(name: str, model: str, image_size: int) -> bool:
     """Whether the shipped model ``name`` for ``image_size`` loads (``<name>.pt``, or ``<name>-<size>px.pt`` from a
     GPU run): then a notebook must show it; otherwise it must say why not."""
-    from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained
+    from cocogoat_utils.shipped import PretrainedMismatch, load_pretrained
 
     try:
         load_pretrained(name, model=model, image_size=image_size)

@@ -2,7 +2,7 @@
 
 import torch
 
-from cocogoat_utils.models.selector import ImageClassifier
+from cocogoat_utils.models.classifier import ImageClassifier
 from cocogoat_utils.train import predict, pseudo_label, self_train, train_classifier
 
 

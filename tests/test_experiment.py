@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from cocogoat_utils import bundled, experiment, pretrained  # noqa: E402
+from cocogoat_utils import bundled, experiment  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402

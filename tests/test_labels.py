@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from cocogoat_utils.labelling import Labeller, png_bytes
+from cocogoat_utils.label_widgets import Labeller, png_bytes
 from cocogoat_utils.labels import LabelStore
 
 CLASSES = ("keep", "low_quality", "off_target")
@@ -201,7 +201,7 @@ def test_box_store_skips_corrupt_lines_with_their_numbers(tmp_path):
 
 def test_box_labeller_headless(tmp_path):
     pytest.importorskip("jupyter_bbox_widget")
-    from cocogoat_utils.labelling import BoxLabeller
+    from cocogoat_utils.label_widgets import BoxLabeller
     from cocogoat_utils.labels import BoxStore
 
     images, names = _tiny()  # 5 images of 4×4

@@ -28,11 +28,11 @@ FLOORS = [
     # 5: the loop and what plugs into it
     {"train"},
     # 6: shipped models (loading them) and the recipes that train them
-    {"pretrained", "pretrain"},
+    {"shipped", "pretrain"},
     # 7: a notebook's run: its set-up, equal-time comparisons and the verdict line, the shipped model beside it, small
     #    measurements, the scale table; studies; widgets; headless runs
     {"experiment", "comparison", "shipped_beside", "measures", "scales", "studies", "study", "widgets",
-     "labelling", "execute"},
+     "label_widgets", "execute"},
 ]
 
 #: (module, imported name) → why it stays inside a function: optional or heavy dependencies, imported when used
@@ -42,8 +42,8 @@ LAZY = {
     ("execute", "papermill.cli"): "an extra (dev): headless runs only",
     ("execute", "jupyter_client"): "an extra (dev): the patch is applied when a headless run starts",
     ("execute", "jupyter_client.channels"): "an extra (dev): the patch is applied when a headless run starts",
-    ("labelling", "ipywidgets"): "widgets: imported when a labelling widget is shown (slow to import)",
-    ("labelling", "jupyter_bbox_widget"): "an extra (labelling): only when boxes are drawn",
+    ("label_widgets", "ipywidgets"): "widgets: imported when a labelling widget is shown (slow to import)",
+    ("label_widgets", "jupyter_bbox_widget"): "an extra (labelling): only when boxes are drawn",
     ("widgets", "ipywidgets"): "widgets: imported when a slider is shown (slow to import)",
     ("train.callbacks", "torch.utils.tensorboard"): "an extra (tensorboard): only when a run logs to TensorBoard",
     ("features", "torchmetrics.image.fid"): "Inception-v3 needs the inception extra (torch-fidelity): only for that space",

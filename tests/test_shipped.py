@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cocogoat_utils import bundled, pretrained
+from cocogoat_utils import bundled
 from cocogoat_utils.pretrain import RECIPES, list_recipes
-from cocogoat_utils.pretrained import PretrainedMismatch, load_pretrained, load_record
+from cocogoat_utils.shipped import PretrainedMismatch, load_pretrained, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints"
