@@ -205,28 +205,36 @@ def train_progan(ctx: Context) -> dict:
 
 @recipe("msggan", notebook="04_Optimized_Cocogoat", model="MSGGenerator", minutes=90,
         summary="04's multi-scale generator (every scale from one forward pass) against MSG-GAN's multi-scale "
-                "discriminator, relativistic average hinge loss, DiffAugment on every scale and an EMA of G")
+                "discriminator, BCE with Adam(0.5, 0.9), DiffAugment on every scale and an EMA of G. The first "
+                "recipe (relativistic average hinge, Adam(0.5, 0.999)) dropped modes and blew up after step 2,000; "
+                "the change was chosen by benchmarks/msggan_mend.py")
 def train_msggan(ctx: Context) -> dict:
     real, _ = ctx.dataset()
     torch.manual_seed(ctx.args.seed)
     generator = MSGGenerator(image_size=ctx.image_size, width=128)
     discriminator = MultiScaleDiscriminator(image_size=ctx.image_size, width=32)
-    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="rahinge",
+    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9), loss="bce",
                             ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
                             sample_every=1000, checkpoint_every=None, **ctx.loop_options())
     return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=1000)
 
 
+def lstm_pair_networks(kind: str, *, image_size: int, seed: int) -> tuple[nn.Module, nn.Module]:
+    """05's pair from ``seed``: the LSTM generator (``kind="lstm"``), or a sprite DCGAN generator with as many
+    parameters (``"baseline"``), and the sprite DCGAN discriminator both face (the same initial D for either)."""
+    torch.manual_seed(seed)
+    lstm = LSTMGenerator(image_size=image_size, latent_dim=100, width=128, hidden=256, direction="rows")
+    generator = lstm if kind == "lstm" else match_parameters(
+        lambda width: DCGANGenerator(image_size=image_size, latent_dim=100, width=width, arch="sprite"),
+        parameter_count(lstm))
+    torch.manual_seed(seed)
+    return generator, DCGANDiscriminator(image_size=image_size, width=32, arch="sprite")
+
+
 def _lstm_pair(ctx: Context, kind: str) -> dict:
     """05's comparison: the LSTM generator, or a sprite DCGAN with as many parameters, against the same D."""
     real, _ = ctx.dataset()
-    torch.manual_seed(ctx.args.seed)
-    lstm = LSTMGenerator(image_size=ctx.image_size, latent_dim=100, width=128, hidden=256, direction="rows")
-    generator = lstm if kind == "lstm" else match_parameters(
-        lambda width: DCGANGenerator(image_size=ctx.image_size, latent_dim=100, width=width, arch="sprite"),
-        parameter_count(lstm))
-    torch.manual_seed(ctx.args.seed)
-    discriminator = DCGANDiscriminator(image_size=ctx.image_size, width=32, arch="sprite")
+    generator, discriminator = lstm_pair_networks(kind, image_size=ctx.image_size, seed=ctx.args.seed)
     config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce",
                             ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
                             sample_every=2000, checkpoint_every=None, **ctx.loop_options())
