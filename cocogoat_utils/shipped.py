@@ -50,10 +50,11 @@ class Pretrained:
 
     @torch.no_grad()
     def generate(self, n: int = 64, *, seed: int = 0, steps: int = 50, labels: torch.Tensor | None = None,
-                 guidance: float = 1.0) -> torch.Tensor:
+                 guidance: float = 1.0, sampler: str | None = None) -> torch.Tensor:
         """``n`` images as uint8 on the CPU from noise drawn with ``seed``: the generator's, or for a diffusion
         model its record's deterministic sampler (DDIM at eta 0 with the record's spacing, or Euler/Heun for a flow
-        model) in ``steps`` steps (the classes in turn, unless ``labels`` are given)."""
+        model; ``sampler`` names another one its schedule allows) in ``steps`` steps (the classes in turn, unless
+        ``labels`` are given)."""
         if self.record["model"] != "UNet":
             z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
             return to_uint8(self.model.images(self.model(z))).cpu()
@@ -63,7 +64,7 @@ class Pretrained:
             labels = torch.arange(n) % classes
         images = diffusion_sample(self.model, (n, self.model.config["channels"], self.image_size, self.image_size),
                                   schedule=r["schedule"], T=r["T"], prediction=r.get("prediction", "eps"),
-                                  zero_terminal_snr=r.get("zero_terminal_snr", False), sampler=r.get("sampler", "ddim"),
+                                  zero_terminal_snr=r.get("zero_terminal_snr", False), sampler=sampler or r.get("sampler", "ddim"),
                                   spacing=r.get("sample_spacing", "linspace"), steps=steps,
                                   labels=None if labels is None else labels.to(self.device), null_label=classes,
                                   guidance=guidance, generator=torch.Generator().manual_seed(seed), device=self.device)

@@ -51,8 +51,10 @@ from .degrade import SELECTION_CLASSES, make_selection_task
 from .metrics import QualityMetrics, compare
 from .models.dcgan import build_dcgan
 from .models.classifier import ImageClassifier
+from .pretrain import CATEGORIES, lstm_pair_networks
 from .runtime import PACKAGE_DIR, hardware, home, is_checkout, pick_device, pick_precision, set_seed
 from .selection import split_held_out
+from .shipped import load_pretrained
 from .train import GANTrainConfig, GANTrainer
 from .train.classifier import (predict, prediction_spread, pretrain_information_max, pseudo_label,
                                train_classifier)
@@ -530,6 +532,41 @@ SPRITE_TRICKS_SETTINGS = {
 }
 
 
+SCORE_KEYS = ("fd", "fd_low", "fd_high", "precision", "recall", "near_duplicates", "dropped_mass", "findings", "collapsed")
+
+
+def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_images: torch.Tensor,
+                  arms: dict[str, dict], networks: Callable[[str], tuple]) -> dict:
+    """One seed of a GAN study: for each arm, ``networks(arm)`` (built from the seed, so every arm starts from the
+    same weights where the arms share a network), the study's :class:`GANTrainConfig` (``s``: batch, lr, betas,
+    loss, EMA, DiffAugment, ``steps``) with the arm's overrides, the same data order; trained for ``s["steps"]``
+    steps (resuming inside the seed from the arm's checkpoints) and scored by the judge on ``s["samples"]`` images
+    from the same noise against ``real_images``. Returns the rows and 32 samples per arm."""
+    quality = QualityMetrics(real_images, device=ctx.device)
+    rows, samples = [], {}
+    for arm in s["arms"]:
+        torch.manual_seed(ctx.seed)
+        generator, discriminator = networks(arm)
+        config = GANTrainConfig(**{"steps": s["steps"], "batch_size": s["batch_size"], "lr_g": s["lr"], "lr_d": s["lr"],
+                                   "betas": tuple(s["betas"]), "loss": s["loss"], "ema_decay": s["ema_decay"],
+                                   "diffaugment": s["diffaugment"], "log_every": 100, "sample_every": None,
+                                   "checkpoint_every": 500, "precision": ctx.precision, "seed": ctx.seed,
+                                   **arms.get(arm, {})})
+        trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device, seed=ctx.seed),
+                             config=config, out_dir=ctx.work_dir / arm, progress=ctx.progress)
+        started = time.time()
+        trainer.fit()  # resumes inside the seed from the arm's checkpoints
+        images = trainer.generate(s["samples"], seed=ctx.seed)
+        scores = quality.evaluate(images)
+        rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": trainer.step,
+                     "images_seen": trainer.images_seen, "seconds": time.time() - started})
+        samples[arm] = images[:32] if images.dtype == torch.uint8 else to_uint8(images[:32])  # generate gives uint8
+        found = ", ".join(scores["findings"]) or "no findings"
+        print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
+              f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)
+    return {"rows": rows, "samples": samples}
+
+
 def sprite_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     """One seed of 07's comparison: its sprite DCGAN (07's cpu widths, BCE, Adam(0.5, 0.9), no EMA and no
     DiffAugment, as 07's live comparison) trained for a fixed number of steps plain, with one-sided label smoothing,
@@ -538,34 +575,12 @@ def sprite_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     s = {**SPRITE_TRICKS_SETTINGS, **(settings or {})}
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     train = augment_dataset(real.images, factor=s["augment_factor"], seed=ctx.seed)
-    quality = QualityMetrics(real.images, device=ctx.device)
     tricks = {"plain": {}, "label_smoothing": {"label_smoothing": s["label_smoothing"]},
               "instance_noise": {"instance_noise": s["instance_noise"],
                                  "instance_noise_steps": max(1, int(s["steps"] * s["instance_noise_fraction"]))}}
-    rows, samples = [], {}
-    for arm in s["arms"]:
-        torch.manual_seed(ctx.seed)
-        generator, discriminator = build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
-                                               g_width=s["g_width"], d_width=s["d_width"])
-        config = GANTrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr_g=s["lr"], lr_d=s["lr"],
-                                betas=tuple(s["betas"]), loss=s["loss"], ema_decay=s["ema_decay"],
-                                diffaugment=s["diffaugment"], log_every=100, sample_every=None,
-                                checkpoint_every=500, precision=ctx.precision, seed=ctx.seed, **tricks[arm])
-        trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train, ctx.device, seed=ctx.seed),
-                             config=config, out_dir=ctx.work_dir / arm, progress=ctx.progress)
-        started = time.time()
-        trainer.fit()  # resumes inside the seed from the arm's checkpoints
-        images = trainer.generate(s["samples"], seed=ctx.seed)
-        scores = quality.evaluate(images)
-        rows.append({"arm": arm, **{k: scores[k] for k in ("fd", "fd_low", "fd_high", "precision", "recall",
-                                                           "near_duplicates", "dropped_mass", "findings",
-                                                           "collapsed")},
-                     "steps": trainer.step, "images_seen": trainer.images_seen, "seconds": time.time() - started})
-        samples[arm] = images[:32] if images.dtype == torch.uint8 else to_uint8(images[:32])  # generate gives uint8
-        found = ", ".join(scores["findings"]) or "no findings"
-        print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
-              f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)
-    return {"rows": rows, "samples": samples}
+    return gan_arms_seed(ctx, s, train, real.images, tricks,
+                         lambda arm: build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
+                                                 g_width=s["g_width"], d_width=s["d_width"]))
 
 
 register(Study(
@@ -581,6 +596,130 @@ register(Study(
     budget="3,000 steps at batch 64 (192,000 images, about 25 passes over the ×3 set) per arm and seed, counted in "
            "steps so that a shared core does not change what is compared; 07's live comparison gets 40 s "
            "(about 300 steps) and its plain arm does not learn there",
+))
+
+
+# --------------------------------------------------------------------------- 05: the LSTM generator vs a DCGAN generator
+
+LSTM_PAIR_SETTINGS = {
+    "data": "05's set (and the lstm recipe's): OpenMoji animals, faces and people at 32 px, no augmented copies",
+    "categories": list(CATEGORIES), "image_size": 32, "batch_size": 64, "lr": 2e-4, "betas": [0.5, 0.999],
+    "loss": "bce", "ema_decay": 0.999, "diffaugment": "color,translation,cutout", "steps": 4000, "samples": 1000,
+    "arms": ["dcgan", "lstm"],
+}
+
+
+def lstm_pair_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 05's comparison, with the shipped ``lstm`` / ``lstm-baseline`` recipes' networks and settings
+    (:func:`~cocogoat_utils.pretrain.lstm_pair_networks`): the same discriminator from the seed against the LSTM
+    generator or a sprite DCGAN generator with as many parameters, for the same number of steps."""
+    s = {**LSTM_PAIR_SETTINGS, **(settings or {})}
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    return gan_arms_seed(ctx, s, real.images, real.images, {},
+                         lambda arm: lstm_pair_networks("lstm" if arm == "lstm" else "baseline",
+                                                        image_size=s["image_size"], seed=ctx.seed))
+
+
+register(Study(
+    name="lstm-vs-dcgan", notebook="05_Prototype_LSTM",
+    question="Does 05's LSTM generator draw as well as a DCGAN generator with as many parameters, against the same "
+             "discriminator, for the same number of steps — or does it collapse, as the shipped lstm partly did?",
+    arms={"dcgan": "a sprite DCGAN generator with as many parameters as the LSTM generator (the lstm-baseline recipe)",
+          "lstm": "05's LSTM generator: transposed convs, an LSTM over the rows, a 3×3 conv (the lstm recipe)"},
+    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    run_seed=lstm_pair_seed, settings=LSTM_PAIR_SETTINGS, seeds=3,
+    budget="4,000 steps at batch 64 (256,000 images, about 90 passes over the set) per arm and seed, the recipes' "
+           "BCE with DiffAugment and an EMA of G; counted in steps (the two generators' steps cost about the same "
+           "on a CPU: the record keeps each arm's seconds). The shipped lstm's FD turned between steps 2,000 and "
+           "4,000 of its run",
+))
+
+
+# --------------------------------------------------------------------------- 00: G twice per D step, DRAGAN
+
+GAN_CONCEPTS_SETTINGS = {
+    "data": "00's set: OpenMoji faces and people at 32 px (the nearest the embedded set has to the tutorial's anime "
+            "faces)",
+    "categories": ["faces", "people"], "image_size": 32, "arch": "tutorial", "latent_dim": 100, "g_width": 128,
+    "d_width": 32, "batch_size": 64, "lr": 2e-4, "betas": [0.5, 0.999], "loss": "bce", "ema_decay": None,
+    "diffaugment": None, "steps": 2000, "dragan_lambda": 10.0, "samples": 1000, "arms": ["g1", "g2", "dragan"],
+}
+
+
+def gan_concepts_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 00's comparison: the tutorial DCGAN at 00's cpu widths (BCE, Adam(0.5, 0.999) at 2e-4, no EMA,
+    no DiffAugment) trained plain, with two generator steps per discriminator step, and with the DRAGAN penalty."""
+    s = {**GAN_CONCEPTS_SETTINGS, **(settings or {})}
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    arms = {"g1": {}, "g2": {"g_steps_per_d_step": 2}, "dragan": {"dragan_lambda": s["dragan_lambda"]}}
+    return gan_arms_seed(ctx, s, real.images, real.images, arms,
+                         lambda arm: build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
+                                                 g_width=s["g_width"], d_width=s["d_width"]))
+
+
+register(Study(
+    name="gan-concepts", notebook="00_GAN_Conceptos",
+    question="Do the two changes 00 tries on the tutorial DCGAN — two generator steps per discriminator step, and "
+             "the DRAGAN gradient penalty around the real images — give a lower FD than the plain loop at the same "
+             "number of discriminator steps?",
+    arms={"g1": "the tutorial DCGAN, one G step per D step (BCE, no EMA, no DiffAugment)",
+          "g2": "the same with two G steps per D step (each on fresh noise)",
+          "dragan": "the same with the DRAGAN penalty (λ 10, Kodali et al. 2017) on D"},
+    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    run_seed=gan_concepts_seed, settings=GAN_CONCEPTS_SETTINGS, seeds=3,
+    budget="2,000 discriminator steps at batch 64 (128,000 real images, about 50 passes over the set) per arm and "
+           "seed, counted in steps; two G steps per D step costs more time per step (the record keeps each arm's "
+           "seconds). 00's live comparison gets 45 s (about 150 steps) and none of its runs learns there",
+))
+
+
+# --------------------------------------------------------------------------- 06: the shipped flow model's samplers
+
+FLOW_SAMPLERS_SETTINGS = {
+    "model": "the shipped ddpm (flow matching, checkpoints/ddpm.pt), its EMA weights", "calls": [10, 25, 50],
+    "samples": 500, "guidance": 1.0, "arms": ["euler", "heun"],
+    "real": "06's real images: OpenMoji animals, faces and people at 32 px",
+}
+
+
+def flow_samplers_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 06's sampler comparison: the shipped flow model sampled from the seed's noise (the classes in
+    turn) by Euler and by Heun at about the same number of network calls (Heun's steps take two calls but the
+    last: n steps cost 2n − 1), scored by the judge. No training: the seed draws the noise."""
+    s = {**FLOW_SAMPLERS_SETTINGS, **(settings or {})}
+    shipped = load_pretrained("ddpm", device=ctx.device, model="UNet")
+    real = load_dataset(None, shipped.image_size, categories=CATEGORIES)
+    quality = QualityMetrics(real.images, device=ctx.device)
+    rows, samples = [], {}
+    for calls in s["calls"]:
+        for arm in s["arms"]:
+            steps = calls if arm == "euler" else (calls + 1) // 2
+            started = time.time()
+            images = shipped.generate(s["samples"], seed=ctx.seed, steps=steps, sampler=arm, guidance=s["guidance"])
+            scores = quality.evaluate(images)
+            rows.append({"arm": arm, "calls": calls, "sampler_steps": steps,
+                         "network_calls": steps if arm == "euler" else 2 * steps - 1,
+                         **{k: scores[k] for k in SCORE_KEYS}, "steps": 0, "images_seen": 0,
+                         "seconds": time.time() - started})
+            if calls == max(s["calls"]):
+                samples[arm] = images[:32]
+            print(f"  {arm}, {rows[-1]['network_calls']} calls: FD {scores['fd']:.1f} "
+                  f"[{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {', '.join(scores['findings']) or 'no findings'} "
+                  f"({rows[-1]['seconds']:.0f} s)", flush=True)
+    return {"rows": rows, "samples": samples}
+
+
+register(Study(
+    name="flow-samplers", notebook="06_Diffusion",
+    question="How many network calls does the shipped flow model need, and does Heun's second-order step beat "
+             "Euler's at the same number of calls?",
+    arms={"euler": "Euler: one network call a step (the sampler the model ships with)",
+          "heun": "Heun (Karras et al. 2022): the Euler guess corrected by the slope at its end, two calls a step"},
+    metric="fd", metric_name="FD (glyph space, 500 samples)", higher_is_better=False,
+    run_seed=flow_samplers_seed, settings=FLOW_SAMPLERS_SETTINGS, seeds=3, condition="calls",
+    conditions=(10, 25, 50),
+    budget="no training: 500 samples per arm, seed and budget of 10, 25 and 50 network calls from the shipped "
+           "weights; the seeds draw the starting noise",
 ))
 
 

@@ -129,3 +129,47 @@ def test_the_sprite_dcgan_seed_runs_at_a_tiny_size_and_its_grids_reach_the_figur
     seed = torch.load(tmp_path / "work" / "seed_0.pt", weights_only=True)
     assert set(seed["samples"]) == set(record["arms"]) and seed["samples"]["plain"].dtype == torch.uint8
     assert seed["samples"]["plain"].float().mean() < 250  # the images, not uint8 read as [-1, 1] (all white)
+
+
+@pytest.mark.parametrize("name, seed_function, tiny", [
+    ("lstm-vs-dcgan", "lstm_pair_seed", {"steps": 2, "batch_size": 8, "samples": 80}),
+    ("gan-concepts", "gan_concepts_seed", {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80}),
+])
+def test_the_gan_studies_run_a_tiny_seed_with_every_arm_from_the_same_networks(name, seed_function, tiny, tmp_path):
+    torch.set_num_threads(1)
+    spec = STUDIES[name]
+    ctx = SeedContext(spec, 0, torch.device("cpu"), "fp32", None, tmp_path / "seed_0")
+    out = getattr(study, seed_function)(ctx, tiny)
+    assert [r["arm"] for r in out["rows"]] == list(spec.arms)
+    for r in out["rows"]:
+        assert r["steps"] == 2 and r["fd_low"] <= r["fd"] <= r["fd_high"] and isinstance(r["findings"], list)
+    assert set(out["samples"]) == set(spec.arms) and all(s.dtype == torch.uint8 for s in out["samples"].values())
+    again = getattr(study, seed_function)(ctx, tiny)  # a finished seed's arms load from their checkpoints
+    assert [r["fd"] for r in again["rows"]] == pytest.approx([r["fd"] for r in out["rows"]])
+
+
+def test_the_gan_concepts_arms_change_only_what_they_name(tmp_path, monkeypatch):
+    configs = {}
+
+    class Recorder(study.GANTrainer):
+        def __init__(self, generator, discriminator, data, *, config, **kwargs):
+            configs[kwargs["out_dir"].name] = config
+            super().__init__(generator, discriminator, data, config=config, **kwargs)
+
+    monkeypatch.setattr(study, "GANTrainer", Recorder)
+    ctx = SeedContext(STUDIES["gan-concepts"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    study.gan_concepts_seed(ctx, {"steps": 1, "g_width": 8, "d_width": 8, "batch_size": 4, "samples": 70})
+    base = configs["g1"].__dict__
+    assert {k for k, v in configs["g2"].__dict__.items() if base[k] != v} == {"g_steps_per_d_step"}
+    assert {k for k, v in configs["dragan"].__dict__.items() if base[k] != v} == {"dragan_lambda"}
+
+
+def test_the_flow_sampler_study_counts_network_calls_alike_for_both_samplers(tmp_path):
+    torch.set_num_threads(1)
+    spec = STUDIES["flow-samplers"]
+    ctx = SeedContext(spec, 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.flow_samplers_seed(ctx, {"calls": [3], "samples": 70})
+    by_arm = {r["arm"]: r for r in out["rows"]}
+    assert by_arm["euler"]["network_calls"] == 3 and by_arm["heun"]["network_calls"] == 3  # Heun: 2 steps, 3 calls
+    assert by_arm["euler"]["fd"] != by_arm["heun"]["fd"]
+    assert set(out["samples"]) == {"euler", "heun"}
