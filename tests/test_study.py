@@ -132,8 +132,9 @@ def test_the_sprite_dcgan_seed_runs_at_a_tiny_size_and_its_grids_reach_the_figur
 
 
 @pytest.mark.parametrize("name, seed_function, tiny", [
-    ("lstm-vs-dcgan", "lstm_pair_seed", {"steps": 2, "batch_size": 8, "samples": 80}),
-    ("gan-concepts", "gan_concepts_seed", {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80}),
+    ("lstm-vs-dcgan", "lstm_pair_seed", {"steps": 2, "batch_size": 8, "samples": 80, "categories": ["faces"]}),
+    ("gan-concepts", "gan_concepts_seed", {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80,
+                                          "categories": ["faces"]}),
 ])
 def test_the_gan_studies_run_a_tiny_seed_with_every_arm_from_the_same_networks(name, seed_function, tiny, tmp_path):
     torch.set_num_threads(1)
@@ -158,7 +159,8 @@ def test_the_gan_concepts_arms_change_only_what_they_name(tmp_path, monkeypatch)
 
     monkeypatch.setattr(study, "GANTrainer", Recorder)
     ctx = SeedContext(STUDIES["gan-concepts"], 0, torch.device("cpu"), "fp32", None, tmp_path)
-    study.gan_concepts_seed(ctx, {"steps": 1, "g_width": 8, "d_width": 8, "batch_size": 4, "samples": 70})
+    study.gan_concepts_seed(ctx, {"steps": 1, "g_width": 8, "d_width": 8, "batch_size": 4, "samples": 70,
+                                  "categories": ["faces"]})
     base = configs["g1"].__dict__
     assert {k for k, v in configs["g2"].__dict__.items() if base[k] != v} == {"g_steps_per_d_step"}
     assert {k for k, v in configs["dragan"].__dict__.items() if base[k] != v} == {"dragan_lambda"}
