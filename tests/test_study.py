@@ -133,6 +133,8 @@ def test_the_sprite_dcgan_seed_runs_at_a_tiny_size_and_its_grids_reach_the_figur
 
 @pytest.mark.parametrize("name, seed_function, tiny", [
     ("lstm-vs-dcgan", "lstm_pair_seed", {"steps": 2, "batch_size": 8, "samples": 80, "categories": ["faces"]}),
+    ("msggan-losses", "msggan_losses_seed", {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80,
+                                              "categories": ["faces"]}),
     ("gan-concepts", "gan_concepts_seed", {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80,
                                           "categories": ["faces"]}),
 ])
