@@ -533,6 +533,7 @@ SPRITE_TRICKS_SETTINGS = {
 }
 
 
+FD_1000 = {"metric": "fd", "metric_name": "FD (glyph space, 1,000 samples)", "higher_is_better": False}  # GAN studies
 SCORE_KEYS = ("fd", "fd_low", "fd_high", "precision", "recall", "near_duplicates", "dropped_mass", "findings", "collapsed")
 
 
@@ -592,7 +593,7 @@ register(Study(
           "label_smoothing": "the same with one-sided label smoothing (D's target for real images 0.9)",
           "instance_noise": "the same with Gaussian noise (σ 0.1) on everything D sees, annealed linearly to 0 over "
                             "the first half of the steps"},
-    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    **FD_1000,
     run_seed=sprite_tricks_seed, settings=SPRITE_TRICKS_SETTINGS, seeds=3,
     budget="3,000 steps at batch 64 (192,000 images, about 25 passes over the ×3 set) per arm and seed, counted in "
            "steps so that a shared core does not change what is compared; 07's live comparison gets 40 s "
@@ -628,7 +629,7 @@ register(Study(
     arms={"bce": "the shipped msggan recipe: standard BCE (non-saturating G loss)",
           "rasgan": "relativistic average standard GAN loss (Jolicoeur-Martineau 2019)",
           "rahinge": "relativistic average hinge loss (the first msggan recipe's)"},
-    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    **FD_1000,
     run_seed=msggan_losses_seed, settings=MSGGAN_LOSSES_SETTINGS, seeds=3,
     budget="3,000 steps at batch 64 per arm and seed, counted in steps; the pilot (benchmarks/msggan_mend.py, one "
            "seed) had the BCE recipe learned by step 2,500 (FD 23.5, no findings) and at FD 12.5, recall 0.36 by "
@@ -665,7 +666,7 @@ register(Study(
              "discriminator, for the same number of steps — or does it collapse, as the shipped lstm partly did?",
     arms={"dcgan": "a sprite DCGAN generator with as many parameters as the LSTM generator (the lstm-baseline recipe)",
           "lstm": "05's LSTM generator: transposed convs, an LSTM over the rows, a 3×3 conv (the lstm recipe)"},
-    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    **FD_1000,
     run_seed=lstm_pair_seed, settings=LSTM_PAIR_SETTINGS, seeds=3,
     budget="4,000 steps at batch 64 (256,000 images, about 90 passes over the set) per arm and seed, the recipes' "
            "BCE with DiffAugment and an EMA of G; counted in steps (the two generators' steps cost about the same "
@@ -704,7 +705,7 @@ register(Study(
     arms={"g1": "the tutorial DCGAN, one G step per D step (BCE, no EMA, no DiffAugment)",
           "g2": "the same with two G steps per D step (each on fresh noise)",
           "dragan": "the same with the DRAGAN penalty (λ 10, Kodali et al. 2017) on D"},
-    metric="fd", metric_name="FD (glyph space, 1,000 samples)", higher_is_better=False,
+    **FD_1000,
     run_seed=gan_concepts_seed, settings=GAN_CONCEPTS_SETTINGS, seeds=3,
     budget="2,000 discriminator steps at batch 64 (128,000 real images, about 50 passes over the set) per arm and "
            "seed, counted in steps; two G steps per D step costs more time per step (the record keeps each arm's "
@@ -765,9 +766,9 @@ register(Study(
 # --------------------------------------------------------------------------- command line
 
 def list_studies() -> str:
-    lines = [f"{'name':<20} {'seeds':>5}  {'notebook':<20} arms (baseline first)"]
+    lines = [f"{'name':<20} {'seeds':>5}  {'notebook':<22} arms (baseline first)"]
     for s in STUDIES.values():
-        lines.append(f"{s.name:<20} {s.seeds:5d}  {s.notebook:<20} {', '.join(s.arms)}")
+        lines.append(f"{s.name:<20} {s.seeds:5d}  {s.notebook:<22} {', '.join(s.arms)}")
     return "\n".join(lines)
 
 
