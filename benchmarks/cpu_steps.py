@@ -319,21 +319,24 @@ def _wrapped(step: Step, context) -> Step:
     return step
 
 
+def _layout(step: Step, memory_format: torch.memory_format) -> None:
+    """Every network of the step (and its weight average) in ``memory_format``; the real batches too."""
+    for module in _modules(step):
+        module.to(memory_format=memory_format)
+    if step.trainer is not None:
+        step.trainer.data.memory_format = memory_format
+
+
 def tweak_channels_last(step: Step) -> Step:
     """Every network (and its weight average) in channels_last; the real batches too."""
-    for module in _modules(step):
-        module.to(memory_format=torch.channels_last)
-    if step.trainer is not None:
-        step.trainer.data.memory_format = torch.channels_last
+    _layout(step, torch.channels_last)
     return step
 
 
 def tweak_contiguous(step: Step) -> Step:
     """Every network (and its weight average) in the contiguous format; the real batches too (the undo of channels_last)."""
-    for module in _modules(step):
-        module.to(memory_format=torch.contiguous_format)
+    _layout(step, torch.contiguous_format)
     if step.trainer is not None:
-        step.trainer.data.memory_format = torch.contiguous_format
         return step
     from cocogoat_utils.train import classifier, emboxer
     return _wrapped(step, lambda: contextlib.ExitStack() if not hasattr(classifier, "fast_layout") else _no_layout())
