@@ -192,8 +192,13 @@ def train_progan(ctx: Context) -> dict:
     top = trainer.trainer
     tracker = next(c for c in top.callbacks if type(c).__name__ == "QualityTracker")
     seconds = sum(r["seconds"] for r in trainer.results)
+    earlier = sum(r["steps"] for r in trainer.results[:-1])  # the top level's tracker counts its own steps only
     return {"trainer": top, "tracker": tracker, "real": real,
-            "record": {"levels": [{"level": r["level"], "resolution": r["resolution"], "steps": r["steps"],
+            "record": {"best_step": earlier + tracker.best.get("step", top.step),
+                       "fd_history": [[earlier + m["step"], round(m["fd"], 3)] for m in tracker.metrics],
+                       "fd_history_note": f"the top level's evaluations, in steps over all levels (the top level "
+                                          f"began after step {earlier:,})",
+                       "levels": [{"level": r["level"], "resolution": r["resolution"], "steps": r["steps"],
                                    "images": r["images"], "seconds": r["seconds"],
                                    "fd": round(r["metrics"]["fd"], 3) if r["metrics"] else None}
                                   for r in trainer.results],
