@@ -464,8 +464,9 @@ def command_line(ctx: Context) -> str:
         parts += ["--metric-samples", str(args.metric_samples)]
     if ctx.world_size > 1:
         parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]
-    if ctx.device.type == "cpu" and args.threads == 1 and ctx.world_size == 1:
-        parts = ["taskset", "-c", "1", *parts]
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if ctx.device.type == "cpu" and ctx.world_size == 1 and len(cores) == 1:  # pinned to one core: say which
+        parts = ["taskset", "-c", str(cores[0]), *parts]
     return shlex.join(parts)
 
 
