@@ -350,13 +350,12 @@ def run_study(study: Study, args: argparse.Namespace) -> dict:
         shutil.rmtree(work)
     folder = Path(args.record_dir) if args.record_dir else default_record_dir()
     command = command_line(study, args)
-    results = {}
+    only = set(range(args.seeds)) if getattr(args, "only", None) is None else set(args.only)
+    if not only <= set(range(args.seeds)):
+        raise SystemExit(f"[{study.name}] --only {sorted(only)}: seeds run from 0 to {args.seeds - 1}")
+    results = finished_seeds(work, args.seeds)
     for seed in range(args.seeds):
-        path = work / f"seed_{seed}.pt"
-        if path.is_file():
-            results[seed] = torch.load(path, weights_only=True)
-            continue
-        if args.record_only:
+        if seed in results or args.record_only or seed not in only:
             continue
         print(f"[{study.name}] seed {seed} of {args.seeds} on {hardware(device)}, {precision}", flush=True)
         set_seed(seed)
@@ -365,8 +364,9 @@ def run_study(study: Study, args: argparse.Namespace) -> dict:
                           progress=args.progress)
         out = study.run_seed(ctx)  # the rows, or {"rows": …, "samples": {arm: uint8 images}} for a generative study
         rows, samples = (out["rows"], out.get("samples")) if isinstance(out, dict) else (out, None)
-        results[seed] = {"rows": rows, "seconds": time.time() - started, **({"samples": samples} if samples else {})}
-        atomic_save(results[seed], path)
+        atomic_save({"rows": rows, "seconds": time.time() - started, **({"samples": samples} if samples else {})},
+                    work / f"seed_{seed}.pt")
+        results = finished_seeds(work, args.seeds)  # with what another process (another core) finished meanwhile
         record = build_record(study, results, command=command, device=device, precision=precision, note=args.note)
         write_record(record, folder, samples=first_samples(results))
         print(f"[{study.name}] seed {seed} done in {results[seed]['seconds'] / 60:.1f} min; record {folder}",
@@ -376,6 +376,13 @@ def run_study(study: Study, args: argparse.Namespace) -> dict:
     record = build_record(study, results, command=command, device=device, precision=precision, note=args.note)
     write_record(record, folder, samples=first_samples(results))
     return record
+
+
+def finished_seeds(work: Path, seeds: int) -> dict[int, dict]:
+    """The seeds of ``range(seeds)`` whose results lie in the work folder, by seed (several processes, one core each,
+    may share the folder with ``--only``: each counts what the others finished)."""
+    return {s: torch.load(work / f"seed_{s}.pt", weights_only=True) for s in range(seeds)
+            if (work / f"seed_{s}.pt").is_file()}
 
 
 def first_samples(results: dict[int, dict]) -> dict[str, torch.Tensor] | None:
@@ -779,6 +786,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     p.add_argument("--seeds", type=int, default=None,
                    help="seeds per arm (default: the study's own; 0, 1, … in turn)")
+    p.add_argument("--only", type=lambda v: [int(x) for x in v.split(",")], default=None, metavar="S,S",
+                   help="run only these seeds (0-based, comma-separated), e.g. one process per core sharing the work "
+                        "folder; the record counts every seed finished there")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-time budget per arm and seed, for studies that train by time (default: the study's own)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")

@@ -77,6 +77,19 @@ def test_a_study_writes_its_record_and_resumes(tmp_path, monkeypatch):
         main([*options, "--minutes", "1"])
 
 
+def test_processes_sharing_a_work_folder_run_only_their_seeds_and_count_each_others(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setitem(STUDIES, "toy-study", _toy_study(calls))
+    options = ["toy-study", "--device", "cpu", "--seeds", "3", "--work-dir", str(tmp_path / "work"),
+               "--record-dir", str(tmp_path)]
+    assert main([*options, "--only", "2"]) == 0  # "another core" runs seed 2 alone
+    assert calls == [2] and json.loads((tmp_path / "toy-study.json").read_text())["seeds_done"] == [2]
+    assert main([*options, "--only", "0,1"]) == 0  # this one runs 0 and 1 and its record counts seed 2 as well
+    assert calls == [2, 0, 1] and json.loads((tmp_path / "toy-study.json").read_text())["seeds_done"] == [0, 1, 2]
+    with pytest.raises(SystemExit):  # a seed outside --seeds is refused, not silently skipped
+        main([*options, "--only", "3"])
+
+
 def test_list_names_every_study(capsys):
     assert main(["--list"]) == 0
     assert "selector-minent" in capsys.readouterr().out
