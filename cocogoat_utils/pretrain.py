@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import shutil
 import sys
 import time
@@ -50,7 +49,8 @@ from .models.progan import ProDiscriminator, ProGenerator
 from .models.classifier import ImageClassifier
 from .models.unet import UNet
 from .shipped import load_pretrained, shipped_name
-from .runtime import PACKAGE_DIR, distributed, hardware, home, is_checkout, pick_device, set_seed
+from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, distributed, hardware, home, is_checkout,
+                      pick_device, reproduce_command, set_seed)
 from .viz import save_grid
 from .train import (DiffusionTrainConfig, DiffusionTrainer, GANTrainConfig, GANTrainer, ProgressiveTrainer,
                     QualityTracker, level_plan)
@@ -455,19 +455,12 @@ def command_line(ctx: Context) -> str:
     """The command that reproduces this run."""
     args = ctx.args
     parts = ["python", "-m", "cocogoat_utils.pretrain", ctx.name, "--minutes", f"{args.minutes:g}",
-             "--device", ctx.device.type, "--image-size", str(args.image_size), "--seed", str(args.seed)]
-    if args.threads:
-        parts += ["--threads", str(args.threads)]
-    if args.precision != "auto":
-        parts += ["--precision", args.precision]
+             "--image-size", str(args.image_size), "--seed", str(args.seed)]
     if args.metric_samples != EXPORT_SAMPLES:
         parts += ["--metric-samples", str(args.metric_samples)]
     if ctx.world_size > 1:
         parts = ["torchrun", "--nproc_per_node", str(ctx.world_size), "-m", *parts[2:]]
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if ctx.device.type == "cpu" and ctx.world_size == 1 and len(cores) == 1:  # pinned to one core: say which
-        parts = ["taskset", "-c", str(cores[0]), *parts]
-    return shlex.join(parts)
+    return reproduce_command(parts, args, ctx.device.type, processes=ctx.world_size)
 
 
 def default_export_dir() -> Path:
@@ -531,10 +524,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="score the named shipped models (or 'all') again with the present judge, without training, "
                         "draw their grids, and refresh the table")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the recipe's own)")
-    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
+    add_hardware_arguments(p)
     p.add_argument("--image-size", type=int, default=None, help="image size (default: the recipe's, 32)")
-    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--data-dir", default=None, help="a folder of your own images instead of OpenMoji")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric-samples", type=int, default=EXPORT_SAMPLES,
@@ -615,8 +606,7 @@ def main(argv=None) -> int:
     if args.readme and not args.names:
         print(f"updated {write_readme(Path(args.export_dir) if args.export_dir else default_export_dir())}")
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     if args.rescore:
         folder = Path(args.export_dir) if args.export_dir else default_export_dir()
         stems = sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.pt").is_file()

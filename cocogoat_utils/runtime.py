@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,34 @@ def hardware(device: str | torch.device) -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{model}, {torch.get_num_threads()} thread(s)" + (f" ({device.type})" if device.type != "cpu" else "")
+
+
+def add_hardware_arguments(parser) -> None:
+    """The command-line options every long command shares (``pretrain``, ``study``): ``--device``, ``--precision``,
+    ``--threads``; :func:`apply_threads` and :func:`reproduce_command` use them."""
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
+
+def apply_threads(args) -> None:
+    """Set torch's CPU threads when the command names them (``--threads N``, N > 0)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+
+def reproduce_command(parts: list[str], args, device_type: str, *, processes: int = 1) -> str:
+    """The shell command that reproduces a run: ``parts`` (program and its own options) with the hardware options
+    the run used; prefixed with ``taskset -c N`` when one CPU process ran pinned to one core (a record says which)."""
+    parts = [*parts, "--device", device_type]
+    if args.threads:
+        parts += ["--threads", str(args.threads)]
+    if args.precision != "auto":
+        parts += ["--precision", args.precision]
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if device_type == "cpu" and processes == 1 and len(cores) == 1:
+        parts = ["taskset", "-c", str(cores[0]), *parts]
+    return shlex.join(parts)
 
 
 def synchronize(device: str | torch.device) -> None:

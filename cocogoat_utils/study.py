@@ -31,7 +31,6 @@ import json
 import math
 import os
 import platform
-import shlex
 import shutil
 import sys
 import time
@@ -53,7 +52,8 @@ from .models.dcgan import build_dcgan
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.classifier import ImageClassifier
 from .pretrain import CATEGORIES, lstm_pair_networks
-from .runtime import PACKAGE_DIR, hardware, home, is_checkout, pick_device, pick_precision, set_seed
+from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, hardware, home, is_checkout, pick_device,
+                      pick_precision, reproduce_command, set_seed)
 from .selection import split_held_out
 from .shipped import load_pretrained
 from .train import GANTrainConfig, GANTrainer
@@ -243,18 +243,10 @@ def default_record_dir() -> Path:
 
 def command_line(study: Study, args: argparse.Namespace) -> str:
     """The command that reproduces the study (pinned to one core with ``taskset`` when it ran on one)."""
-    parts = ["python", "-m", "cocogoat_utils.study", study.name, "--seeds", str(args.seeds), "--device",
-             args.device_type]
+    parts = ["python", "-m", "cocogoat_utils.study", study.name, "--seeds", str(args.seeds)]
     if args.minutes is not None:
         parts += ["--minutes", f"{args.minutes:g}"]
-    if args.threads:
-        parts += ["--threads", str(args.threads)]
-    if args.precision != "auto":
-        parts += ["--precision", args.precision]
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if args.device_type == "cpu" and len(cores) == 1:
-        parts = ["taskset", "-c", str(cores[0]), *parts]
-    return shlex.join(parts)
+    return reproduce_command(parts, args, args.device_type)
 
 
 def build_record(study: Study, results: dict[int, dict], *, command: str, device: torch.device, precision: str,
@@ -791,9 +783,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "folder; the record counts every seed finished there")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-time budget per arm and seed, for studies that train by time (default: the study's own)")
-    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 …")
-    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    add_hardware_arguments(p)
     p.add_argument("--work-dir", default=None, help="the seeds' state (default runs/studies/<name>)")
     p.add_argument("--record-dir", default=None, help="where the record goes (default studies/ of the checkout)")
     p.add_argument("--record-only", action="store_true", help="write the record from the seeds done, run nothing")
@@ -815,8 +805,7 @@ def main(argv=None) -> int:
     if args.minutes is not None and study.minutes is None:
         raise SystemExit(f"[{study.name}] trains by steps, not by wall time: {study.budget}")
     args.seeds = args.seeds or study.seeds
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     record = run_study(study, args)
     for v in record["verdicts"]:
         at = f" at {v['condition']}" if v["condition"] is not None else ""

@@ -155,3 +155,21 @@ def test_execute_marks_its_kernels_headless(monkeypatch, tmp_path):
     execute.execute_notebook("in.ipynb", str(tmp_path / "out.ipynb"))
     assert calls == ["1"]  # the kernel it starts sees it …
     assert runtime.HEADLESS_ENV not in os.environ  # … and this process is as it was (a test worker runs on)
+
+
+def test_the_reproduce_command_names_the_hardware_options_and_the_pinned_core(monkeypatch):
+    import argparse
+
+    from cocogoat_utils.runtime import add_hardware_arguments, reproduce_command
+
+    p = argparse.ArgumentParser()
+    add_hardware_arguments(p)
+    plain, pinned_bf16 = p.parse_args([]), p.parse_args(["--threads", "1", "--precision", "bf16"])
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert reproduce_command(["python", "-m", "x", "a b"], plain, "cpu") == "python -m x 'a b' --device cpu"
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {1}, raising=False)
+    assert reproduce_command(["python", "-m", "x"], pinned_bf16, "cpu") == (
+        "taskset -c 1 python -m x --device cpu --threads 1 --precision bf16")
+    # several processes (torchrun) or a GPU: no taskset, whatever this process's affinity
+    assert not reproduce_command(["torchrun"], plain, "cpu", processes=2).startswith("taskset")
+    assert reproduce_command(["python"], plain, "cuda") == "python --device cuda"
