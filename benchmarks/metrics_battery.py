@@ -335,7 +335,8 @@ def main(argv=None) -> int:
     results = {"spaces": {}, "hardware": hardware(torch.device("cpu")), "python": platform.python_version(),
                "torch": torch.__version__, "real_images": len(real), "thresholds": {
                    k: getattr(metrics, k) for k in ("NEAR_QUANTILE", "PARTLY_COLLAPSED", "COLLAPSED", "MODES",
-                                                    "DROPPED_MASS", "COPY_QUANTILE", "COPIES", "UNLIKE")},
+                                                    "DROPPED_MASS", "COPY_QUANTILE", "COPIES", "UNLIKE",
+                                                    "RECALL_FLOOR")},
                "splits": args.splits,
                "command": "python benchmarks/metrics_battery.py" + (" --quick" if args.quick else "")
                           + (f" --splits {args.splits}" if args.splits != (5 if args.quick else SPLITS) else "")}

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .device_dataset import DeviceImageDataset
-from .metrics import compare
+from .metrics import NOT_LEARNED, compare
 from .train import GANTrainConfig, GANTrainer, QualityTracker
 
 SCORE_KEYS = ("fd", "kid", "kid_std", "precision", "recall", "diversity_ratio")
@@ -157,6 +157,6 @@ def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, 
     if judged["outcome"] == "no clear difference":
         return head + "no clear difference (the intervals overlap)"
     if judged["outcome"] == "collapse":
-        faults = ", ".join(f for f in judged["b"]["faults"] if f in ("collapsed", "unlike the data")) or "collapsed"
+        faults = ", ".join(f for f in judged["b"]["faults"] if f in NOT_LEARNED) or "collapsed"
         return head + f"{a['run']}: {b['run']} did not learn ({faults})"
     return head + f"inconclusive ({a['run']}, the baseline, has not learned: nothing is decided against it)"

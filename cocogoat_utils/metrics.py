@@ -59,6 +59,13 @@ DROPPED_MASS = 0.2  # real share in clusters the samples left (almost) empty, fr
 COPY_QUANTILE = 0.01  # a sample copies when nearer to a training image than 99 % of real images are to another one
 COPIES = 0.2  # copy share from which a run "copies training images"
 UNLIKE = 0.1  # precision under which samples are "unlike the data" (the run did not learn)
+RECALL_FLOOR = 0.05  # recall under which samples "cover almost none of the data" (the run did not learn): the
+# battery's few real images repeated (k ≤ 256) score ≤ 0.01, the shipped lstm's six-odd repeated glyphs and the first
+# msggan's four blob shapes 0.01–0.03; every mildest disturbance ≥ 0.46, real halves ≥ 0.93, two categories of three 0.30
+NO_COVER = "covers almost none of the data"
+NOT_LEARNED = ("collapsed", "unlike the data", NO_COVER)  # the findings of a run that has not learned
+MEASURE_OF = {"collapsed": "near_duplicates", "partly collapsed": "near_duplicates", "drops modes": "dropped_mass",
+              "copies training images": "copies", "unlike the data": "precision", NO_COVER: "recall"}
 BOOTSTRAP = 50  # resamples for an interval
 
 
@@ -281,37 +288,46 @@ def copy_share(train_features: torch.Tensor, fake_features: torch.Tensor, *,
 def findings(scores: dict) -> list[str]:
     """The judge's findings for one evaluation (``scores`` from :meth:`QualityMetrics.evaluate`), as short English
     keys a lesson words in its language: ``"collapsed"``, ``"partly collapsed"``, ``"drops modes"``,
-    ``"copies training images"``, ``"unlike the data"``. Empty: nothing found."""
+    ``"copies training images"``, ``"unlike the data"``, ``"covers almost none of the data"``. Empty: nothing
+    found. A measure the scores lack (an older record's row) finds nothing."""
+    def has(measure):
+        return scores.get(measure) is not None
+
     found = []
-    if scores["near_duplicates"] >= COLLAPSED:
+    if has("near_duplicates") and scores["near_duplicates"] >= COLLAPSED:
         found.append("collapsed")
-    elif scores["near_duplicates"] >= PARTLY_COLLAPSED:
+    elif has("near_duplicates") and scores["near_duplicates"] >= PARTLY_COLLAPSED:
         found.append("partly collapsed")
-    if scores["dropped_mass"] >= DROPPED_MASS:
+    if has("dropped_mass") and scores["dropped_mass"] >= DROPPED_MASS:
         found.append("drops modes")
-    if scores["copies"] >= COPIES:
+    if has("copies") and scores["copies"] >= COPIES:
         found.append("copies training images")
-    if scores["precision"] < UNLIKE:
+    if has("precision") and scores["precision"] < UNLIKE:
         found.append("unlike the data")
+    if has("recall") and scores["recall"] < RECALL_FLOOR:
+        found.append(NO_COVER)
     return found
 
 
 def learned(scores: dict) -> bool:
-    """Whether an evaluation shows a run that learned: neither collapsed nor unlike the data (partial collapse,
-    dropped modes and copying are faults of a run that learned something)."""
+    """Whether an evaluation shows a run that learned: not collapsed, not unlike the data, and covering more than
+    almost none of it (partial collapse, dropped modes and copying are faults of a run that learned something)."""
     found = findings_of(scores)
     if found is None:  # a row that carries only the collapse flag
         return not scores.get("collapsed")
-    return not {"collapsed", "unlike the data"} & set(found)
+    return not set(NOT_LEARNED) & set(found)
 
 
 def findings_of(scores: dict) -> list[str] | None:
-    """A row's findings: as recorded, else from its measures, else ``None`` (a row without them)."""
-    if scores.get("findings") is not None:
-        return list(scores["findings"])
-    if scores.get("near_duplicates") is None:
+    """A row's findings under the judge's present thresholds: found afresh from every measure the row keeps, the
+    recorded ones kept where the row lacks their measure (a record's rows keep what they can be re-judged by);
+    ``None`` for a row with neither."""
+    if scores.get("findings") is None and scores.get("near_duplicates") is None:
         return None
-    return findings(scores)
+    kept = [f for f in scores.get("findings") or () if scores.get(MEASURE_OF.get(f, "")) is None]
+    fresh = findings(scores)
+    order = list(MEASURE_OF)
+    return sorted({*kept, *fresh}, key=lambda f: order.index(f) if f in order else len(order))
 
 
 def describe(scores: dict) -> str:
@@ -324,6 +340,8 @@ def describe(scores: dict) -> str:
             parts.append(f"drops modes ({scores['dropped_mass']:.0%} of the real images' clusters left empty)")
         elif finding == "copies training images":
             parts.append(f"copies training images ({scores['copies']:.0%} of samples)")
+        elif finding == NO_COVER:
+            parts.append(f"{NO_COVER} (recall {scores['recall']:.2f})")
         else:
             parts.append(f"unlike the data (precision {scores['precision']:.2f})")
     return "; ".join(parts) or "no findings"
@@ -349,7 +367,7 @@ def collapse_status(metrics: list[dict]) -> dict:
     first = flagged[0]
     healthy_before = [m for m in metrics if m["step"] < first["step"]]
     kind = "after being diverse" if healthy_before else "from the start"
-    fault = next(f for f in first["findings"] if f in ("collapsed", "unlike the data"))
+    fault = next(f for f in first["findings"] if f in NOT_LEARNED)
     detail = describe({**first, "findings": [fault]}).removeprefix(fault).strip(" ()")
     text = (f"{fault} from the start ({detail} at step {first['step']})" if kind == "from the start"
             else f"{fault} at step {first['step']} after being diverse ({detail})")

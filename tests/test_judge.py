@@ -64,7 +64,7 @@ def test_the_interval_holds_the_estimate_and_narrows_with_more_samples():
 
 def test_held_out_real_images_are_never_flagged(glyphs, judge, test_features):
     scores = judge.evaluate_features(*test_features)
-    assert scores["findings"] == [] and not scores["collapsed"]
+    assert scores["findings"] == [] and not scores["collapsed"] and scores["recall"] > 10 * metrics.RECALL_FLOOR
     assert scores["near_duplicates"] < metrics.PARTLY_COLLAPSED and scores["copies"] < metrics.COPIES
 
 
@@ -72,8 +72,9 @@ def test_held_out_real_images_are_never_flagged(glyphs, judge, test_features):
 def test_a_few_real_images_repeated_are_flagged(judge, test_features, k):
     features, pixels = test_features
     pick = torch.randperm(len(features), generator=torch.Generator().manual_seed(k))[:k].repeat(600 // k + 1)[:600]
-    found = judge.evaluate_features(features[pick], pixels[pick])["findings"]
-    assert {"collapsed", "partly collapsed"} & set(found), found
+    scores = judge.evaluate_features(features[pick], pixels[pick])
+    assert {"collapsed", "partly collapsed"} & set(scores["findings"]), scores["findings"]
+    assert scores["recall"] < metrics.RECALL_FLOOR and not metrics.learned(scores)  # a few images cover nothing
 
 
 def test_training_images_returned_as_samples_are_copies(glyphs, judge, test_features):
@@ -120,9 +121,9 @@ def test_the_feature_space_names_itself_and_warns_on_foreign_images():
 
 # --------------------------------------------------------------------------- the verdict rule
 
-def _arm(fd, low=None, high=None, *, near=0.05, precision=0.7):
+def _arm(fd, low=None, high=None, *, near=0.05, precision=0.7, recall=0.5):
     return {"fd": fd, "fd_low": fd if low is None else low, "fd_high": fd if high is None else high,
-            "near_duplicates": near, "dropped_mass": 0.0, "copies": 0.0, "precision": precision}
+            "near_duplicates": near, "dropped_mass": 0.0, "copies": 0.0, "precision": precision, "recall": recall}
 
 
 def test_a_winner_only_when_the_intervals_part():
@@ -147,6 +148,27 @@ def test_dead_runs_are_never_ranked():
     assert metrics.compare(collapsed, _arm(25))["outcome"] == "inconclusive"  # the baseline did not learn
     one = metrics.compare(_arm(60), [_arm(20, near=0.9), _arm(22)])  # one collapsed seed is a collapsed arm
     assert one["outcome"] == "collapse" and one["winner"] == "a"
+
+
+def test_samples_that_cover_almost_none_of_the_data_have_not_learned():
+    # blob shapes near a few glyphs: precision passes, recall does not (the first msggan: 0.32 and 0.02)
+    blobs = _arm(34, precision=0.32, recall=0.02)
+    assert metrics.findings(blobs) == [metrics.NO_COVER] and not metrics.learned(blobs)
+    assert metrics.compare(_arm(20), blobs)["outcome"] == "collapse"
+    assert metrics.compare(blobs, _arm(20))["outcome"] == "inconclusive"
+    assert metrics.learned(_arm(30, recall=metrics.RECALL_FLOOR))  # at the floor: covered enough
+    status = metrics.collapse_status([{**blobs, "step": 100}])
+    assert status["collapsed"] and status["text"].startswith(f"{metrics.NO_COVER} from the start (recall 0.02")
+
+
+def test_a_recorded_row_is_judged_by_the_present_thresholds_where_it_keeps_the_measure():
+    # recorded before the recall floor: its findings lack it, its recall says it; a copy finding whose measure the
+    # row does not keep stays as recorded
+    old = {"fd": 38.1, "near_duplicates": 0.3, "precision": 0.27, "recall": 0.003, "findings": ["partly collapsed"]}
+    assert metrics.findings_of(old) == ["partly collapsed", metrics.NO_COVER] and not metrics.learned(old)
+    kept = {"fd": 9.0, "precision": 0.5, "recall": 0.4, "findings": ["copies training images"]}
+    assert metrics.findings_of(kept) == ["copies training images"] and metrics.learned(kept)
+    assert metrics.findings_of({"fd": 1.0}) is None
 
 
 def test_collapse_status_reads_the_findings():
