@@ -47,7 +47,7 @@ from .checkpoint import atomic_save
 from .data import load_dataset, to_uint8
 from .device_dataset import DeviceImageDataset
 from .degrade import SELECTION_CLASSES, make_selection_task
-from .metrics import QualityMetrics, compare
+from .metrics import QualityMetrics, compare, findings_of, learned
 from .models.dcgan import build_dcgan
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.classifier import ImageClassifier
@@ -255,6 +255,10 @@ def build_record(study: Study, results: dict[int, dict], *, command: str, device
     know about how it ran (a shared machine, say)."""
     seeds = sorted(results)
     runs = [{"seed": s, **row} for s in seeds for row in results[s]["rows"]]
+    for run in runs:  # judged by the present thresholds wherever the row keeps the measure (the judge may have moved)
+        if run.get("findings") is not None:
+            run["findings"] = findings_of(run)
+            run["collapsed"] = not learned(run)
     seconds = sum(results[s]["seconds"] for s in seeds)
     record = {
         "name": study.name, "notebook": study.notebook, "question": study.question, "arms": study.arms,

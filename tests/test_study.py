@@ -90,6 +90,18 @@ def test_processes_sharing_a_work_folder_run_only_their_seeds_and_count_each_oth
         main([*options, "--only", "3"])
 
 
+def test_a_record_judges_its_rows_by_the_present_thresholds():
+    from cocogoat_utils.study import build_record
+
+    row = {"score": 1.0, "score_low": 0.9, "score_high": 1.1, "steps": 3, "images_seen": 30, "seconds": 0.01,
+           "precision": 0.3, "recall": 0.01, "near_duplicates": 0.0, "findings": [], "collapsed": False}
+    results = {0: {"rows": [{"arm": "plain", **row, "recall": 0.5}, {"arm": "tweaked", **row}], "seconds": 1.0}}
+    record = build_record(_toy_study([]), results, command="c", device=torch.device("cpu"), precision="fp32")
+    tweaked = next(r for r in record["runs"] if r["arm"] == "tweaked")
+    assert tweaked["findings"] == ["covers almost none of the data"] and tweaked["collapsed"]
+    assert record["verdicts"][0]["outcome"] == "collapse"
+
+
 def test_list_names_every_study(capsys):
     assert main(["--list"]) == 0
     assert "selector-minent" in capsys.readouterr().out
