@@ -50,14 +50,16 @@ def _open_image(path: Path, image_size: int, background: str | None) -> np.ndarr
 
 
 def load_image_folder(
-    root: str | Path, image_size: int = 64, *, background: str | None = "white", progress: bool = True
+    root: str | Path, image_size: int = 64, *, background: str | None = "white", progress: bool = True,
+    warn: bool = True,
 ) -> ImageSet:
     """Every image below ``root`` (searched recursively), centre-cropped to a square of ``image_size``.
 
     Transparent images are composited on ``background`` (``None`` keeps 4 channels). The
     category of an image is the name of its parent folder relative to ``root`` (``"."``
     for files at the top). Unreadable, truncated or non-image files are skipped with one
-    warning that counts them; a folder with no readable image raises ``ValueError``.
+    warning that counts them (``warn=False``: none — a lesson words ``.skipped`` in its own language); a folder
+    with no readable image raises ``ValueError``.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -77,7 +79,7 @@ def load_image_folder(
     if not images:
         raise ValueError(f"no readable image in {str(root)!r}: looked at {len(files)} files "
                          f"({len(candidates)} with an image suffix {IMAGE_SUFFIXES})")
-    if skipped:
+    if skipped and warn:
         first = ", ".join(skipped[:3]) + (", …" if len(skipped) > 3 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable file(s) in {root}: {first}", stacklevel=2)
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
@@ -166,13 +168,14 @@ def load_torchvision_dataset(name: str, image_size: int = 32, *, root: str | Pat
 
 
 def load_dataset(data_dir: str | Path | None, image_size: int, *, categories=None, background="white",
-                 max_images: int | None = None) -> ImageSet:
+                 max_images: int | None = None, warn: bool = True) -> ImageSet:
     """``data_dir=None`` is the embedded OpenMoji set (filtered by ``categories``); otherwise the folder
-    (``categories`` is ignored). ``max_images``: only the first N images (``None``: all)."""
+    (``categories`` is ignored; ``warn``: as in :func:`load_image_folder`). ``max_images``: only the first N images
+    (``None``: all)."""
     if data_dir is None:
         images = load_openmoji(image_size, categories=categories, background=background)
     else:
-        images = load_image_folder(data_dir, image_size, background=background)
+        images = load_image_folder(data_dir, image_size, background=background, warn=warn)
     return images.subset(range(min(max_images, len(images)))) if max_images else images
 
 

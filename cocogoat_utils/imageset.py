@@ -64,7 +64,7 @@ class ImageSet:
             index = index.nonzero().flatten()
         keep = index.tolist()
         return ImageSet(self.images[index], [self.names[i] for i in keep],
-                        [self.categories[i] for i in keep], self.source)
+                        [self.categories[i] for i in keep], self.source, skipped=list(self.skipped))
 
     def filter(self, categories: str | list[str] | None) -> ImageSet:
         """Only the images whose category is one of ``categories`` (short or full Unicode names)."""

@@ -51,7 +51,7 @@ def record_line(name: str, record: Mapping[str, Any]) -> str:
 def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=None, live_label: str = "this run",
                    model: str | None = None, image_size: int | None = None, samples: int = 1000, seed: int = 0,
                    pretrained: bool = True, recipe: bool = False,
-                   say: str = "the shipped model is not shown: {reason}",
+                   say: str | Callable[[Exception | None], str] = "the shipped model is not shown: {reason}",
                    line: Callable[[Any], str] | None = None,
                    panel: str = "shipped: {name}, weights from step {best_step:,} of {steps:,}",
                    label: str = "shipped {name}", table: Mapping[str, Any] | None = None, **generate: Any):
@@ -61,8 +61,10 @@ def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=No
 
     Returns ``(shipped, rows)``; ``shipped`` is ``None`` — with the reason printed — when the file is missing
     or was trained for another architecture or size (``model``, ``image_size``: what the notebook expects), or
-    ``pretrained`` is false (the notebook's switch); ``say`` words that line (``{reason}``: ``pretrained=False`` or
-    what is wrong with the file), as in :func:`~cocogoat_utils.experiment.make_quality`. ``recipe=True`` prints the
+    ``pretrained`` is false (the notebook's switch); ``say`` words that line: a template (``{reason}``:
+    ``pretrained=False`` or what is wrong with the file, in English), or a function of the error
+    (``FileNotFoundError`` or ``PretrainedMismatch``; ``None`` for ``pretrained=False``) that words it wholly in the
+    lesson's language, as in :func:`~cocogoat_utils.experiment.make_quality`. ``recipe=True`` prints the
     shipped model's recipe last.
 
     The other words a learner reads can be given in the lesson's language too: ``line(shipped)`` the line that
@@ -71,14 +73,16 @@ def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=No
     (``best_step`` — the step its weights are from, the best by FD — and ``steps``, the whole run); ``table`` the
     table's :func:`~cocogoat_utils.comparison.print_table` options (``titles``, ``booleans``, ``thousands``).
     """
-    if not pretrained:
-        print(say.format(reason="pretrained=False"))
+    def not_shown(error):
+        print(say(error) if callable(say) else say.format(reason="pretrained=False" if error is None else error))
         return None, []
+
+    if not pretrained:
+        return not_shown(None)
     try:
         shipped = load_pretrained(name, device=run.device, model=model, image_size=image_size)
     except (FileNotFoundError, PretrainedMismatch) as error:
-        print(say.format(reason=error))
-        return None, []
+        return not_shown(error)
     record = {**shipped.record, "best_step": shipped.record.get("best_step", shipped.record["steps"]), "name": name}
     print(line(shipped) if line is not None else record_line(name, shipped.record))
     count = samples if quality is not None else 64

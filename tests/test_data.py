@@ -177,6 +177,16 @@ def test_image_folder_pytest_warns_counts(image_tree):
     assert len([w for w in record if "skipped" in str(w.message)]) == 1
 
 
+def test_a_lesson_can_word_the_skipped_files_itself(image_tree):
+    from cocogoat_utils.data import load_dataset
+
+    root, _, bad = image_tree
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warn=False: no English warning; the names stay on the set, a subset too
+        images = load_dataset(root, 8, warn=False, max_images=2)
+    assert len(images) == 2 and {Path(s).as_posix() for s in images.skipped} == bad
+
+
 def test_image_folder_keeps_alpha(image_tree):
     root, good, _ = image_tree
     with pytest.warns(UserWarning):

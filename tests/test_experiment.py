@@ -144,3 +144,12 @@ def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypat
     shipped, rows = experiment.shipped_beside(run, "tiny", live, image_size=64, say="пропущено: {reason}")
     out = capsys.readouterr().out
     assert shipped is None and out.startswith("пропущено: ") and "trained at 32 px" in out
+    # a function of the error words the line wholly in the lesson's language
+    def russian(error):
+        return {type(None): "выключено", FileNotFoundError: "файла нет"}.get(type(error), "другой размер")
+
+    for kwargs, said in (({"image_size": 64}, "другой размер"), ({"pretrained": False}, "выключено")):
+        assert experiment.shipped_beside(run, "tiny", live, say=russian, **kwargs) == (None, [])
+        assert capsys.readouterr().out == said + "\n"
+    assert experiment.shipped_beside(run, "absent", live, say=russian) == (None, [])
+    assert capsys.readouterr().out == "файла нет\n"
