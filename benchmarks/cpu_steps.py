@@ -214,9 +214,13 @@ def clock() -> float:
 def time_variants(variants: dict, *, warmup: int, rounds: int, calls: int) -> dict:
     """Alternate the variants' calls (``calls`` per round, the order flipped each round) after ``warmup`` calls each;
     returns each variant's median seconds per step over the rounds and every round's figure."""
-    for step in variants.values():
+    warm = {}
+    for name, step in variants.items():
+        start = time.perf_counter()
         for _ in range(warmup):
             step.run()
+        warm[name] = time.perf_counter() - start
+    print("  warm-up (wall): " + ", ".join(f"{name} {t:.1f} s" for name, t in warm.items()), flush=True)
     names, seconds = list(variants), {name: [] for name in variants}
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
@@ -370,9 +374,19 @@ def tweak_math_attention(step: Step) -> Step:
     return _wrapped(step, lambda: sdpa_kernel(SDPBackend.MATH))
 
 
+def tweak_compile(step: Step) -> Step:
+    """The GAN trainers' networks as the step calls them (``g_train``, ``d_train``) through ``torch.compile``
+    (inductor's C++ kernels: element-wise passes fused); the warm-up calls pay the compile time."""
+    if step.trainer is None or not hasattr(step.trainer, "g_train"):
+        raise SystemExit("--ab compile: the GAN rows only (dcgan, msggan, lstm)")
+    step.trainer.g_train = torch.compile(step.trainer.g_train)
+    step.trainer.d_train = torch.compile(step.trainer.d_train)
+    return step
+
+
 TWEAKS = {"channels_last": tweak_channels_last, "contiguous": tweak_contiguous,
           "fused_adam": _adam_kind(fused=True), "foreach_adam": _adam_kind(foreach=True),
-          "loop_adam": _adam_kind(foreach=False), "math_attention": tweak_math_attention}
+          "loop_adam": _adam_kind(foreach=False), "math_attention": tweak_math_attention, "compile": tweak_compile}
 
 
 # --------------------------------------------------------------------------- report
