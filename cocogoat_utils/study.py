@@ -169,8 +169,10 @@ def judge(record: dict, arm: str, *, condition=None, baseline: str | None = None
     if not a or not b:
         raise ValueError(f"the record {record['name']!r} has no runs of {baseline!r} and {arm!r} at {condition!r}")
     judged = compare(a, b, key=record["metric"], lower_is_better=not record["higher_is_better"])
+    reason = {"b did not learn": f"{arm} did not learn in some seed",
+              "the baseline did not learn": f"{baseline}, the baseline, did not learn in some seed"}
     return {**judged, "winner": {"a": baseline, "b": arm, None: None}[judged["winner"]], "baseline": baseline,
-            "arm": arm, "condition": condition}
+            "arm": arm, "condition": condition, "reason": reason.get(judged["reason"], judged["reason"])}
 
 
 def verdicts(record: dict) -> list[dict]:

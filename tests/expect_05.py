@@ -33,13 +33,15 @@ def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
     _check_comparison(summary)
     _check_inpainting(summary)
-    # per size: LSTM and two-stage against the DCGAN; then recomposition, the shipped pair and the overall line
-    assert len(summary["verdict"]) == len(summary["params"]["sizes"]) * 2 + 3, summary["verdict"]
+    # per size: LSTM and two-stage against the DCGAN; then recomposition, the shipped pair, the study, the overall line
+    assert len(summary["verdict"]) == len(summary["params"]["sizes"]) * 2 + 4, summary["verdict"]
     assert summary["verdict"][-1].startswith("Overall:")
+    assert summary["verdict"][-2].startswith("study, three seeds") and summary["pair_study"]["seeds"] >= 3
+    assert summary["pair_study"]["outcome"] in ("better", "no clear difference", "collapse", "inconclusive")
     shipped = {r["model"] for r in summary["shipped"]}
     assert not shipped or shipped <= {"this run: lstm", "shipped lstm", "this run: dcgan", "shipped lstm-baseline"}
     if "shipped lstm" not in shipped:  # the models are not there yet: the notebook says so instead of a verdict
-        assert summary["verdict"][-2].startswith("no verdict on the shipped pair")
+        assert summary["verdict"][-3].startswith("no verdict on the shipped pair")
 
 
 def check_gpu_shapes(summary: dict) -> None:

@@ -100,6 +100,7 @@ def test_a_record_judges_its_rows_by_the_present_thresholds():
     tweaked = next(r for r in record["runs"] if r["arm"] == "tweaked")
     assert tweaked["findings"] == ["covers almost none of the data"] and tweaked["collapsed"]
     assert record["verdicts"][0]["outcome"] == "collapse"
+    assert record["verdicts"][0]["reason"] == "tweaked did not learn in some seed"  # the arm named, not "b"
 
 
 def test_list_names_every_study(capsys):
