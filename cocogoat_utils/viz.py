@@ -6,6 +6,7 @@ Only matplotlib, PIL and torchvision drawing here; the callbacks that draw while
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -235,10 +236,13 @@ def plot_quality(metrics: list[dict], *, collapse_threshold: float | None = None
 
 def show_grids(panels: dict[str, torch.Tensor], *, panel_size: tuple[float, float] = (4.5, 4.6), figsize=None,
                nrow: int = 8):
-    """One row of image grids, one panel per ``panels`` item (title → images); returns the figure."""
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize or (panel_size[0] * len(panels), panel_size[1]),
-                             squeeze=False)
+    """One row of image grids, one panel per ``panels`` item (title → images); returns the figure. A title's lines
+    wrap at the panel's width, so long titles do not run into their neighbours'."""
+    figsize = figsize or (panel_size[0] * len(panels), panel_size[1])
+    width = max(20, int(figsize[0] / len(panels) * 8.5))  # characters of the default title size per panel
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
     for ax, (title, images) in zip(axes[0], panels.items()):
+        title = "\n".join(textwrap.fill(line, width) for line in title.split("\n")) if title else title
         show_images(images, nrow=nrow, ax=ax, title=title)
     return fig
 

@@ -279,3 +279,17 @@ def test_plot_losses_shades_the_healthy_band():
     assert "healthy d_loss (1–1.5)" in labels and "healthy g_loss (1.2–1.8)" in labels
     spans = [p for p in ax.patches if p.get_y() in (1.0, 1.2)]
     assert len(spans) == 2
+
+
+def test_show_grids_wraps_long_titles_to_the_panel():
+    import matplotlib.pyplot as plt
+
+    from cocogoat_utils.viz import show_grids
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    long = "FD 48.0 [46.6–49.1], findings: drops modes, covers almost none of the data"
+    fig = show_grids({f"fade-in\n{long}": images, "short": images}, panel_size=(3.0, 3.0), nrow=2)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1] == "short" and titles[0].startswith("fade-in\n")
+    assert all(len(line) <= 26 for line in titles[0].split("\n")) and titles[0].replace("\n", " ").endswith("data")
+    plt.close(fig)
