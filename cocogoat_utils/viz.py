@@ -445,20 +445,6 @@ def show_frames(frames: list[Path], *, n: int = 4, label: str = "", height: floa
     return fig
 
 
-def plot_scale_losses(history: dict, scale_history: dict | None, *, title: str, healthy=None):
-    """A multi-scale run's D and G losses (:func:`plot_losses`, with the ``healthy`` bands) beside each
-    per-scale discriminator's loss (``scale_history``: ``PerScaleLosses.history``); returns the figure."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 3.2))
-    plot_losses(history, ax=axes[0], healthy=healthy)
-    axes[0].set_title(f"{title}: D and G loss")
-    for key in [k for k in (scale_history or {}) if k != "step"]:
-        axes[1].plot(scale_history["step"], scale_history[key], marker=".", label=key.replace("scale_", "") + " px")
-    axes[1].set(title="each discriminator's loss", xlabel="step")
-    axes[1].legend()
-    axes[1].grid(alpha=0.3)
-    return fig
-
-
 def plot_fd_curves(curves: dict[str, list[tuple[float, int, float]]], *, target: float | None = None,
                    xlabel: str = "seconds of training", ylabel: str = "FD", figsize=(7, 3.2)):
     """FD against seconds, one line per run (``curves``: run → ``(seconds, images, fd)`` evaluations), with a

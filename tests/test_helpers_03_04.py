@@ -50,9 +50,6 @@ def test_viz_helpers_draw_what_they_are_given(tmp_path):
     frames = [viz.save_grid(images, tmp_path / f"step_{s:07d}.png") for s in (0, 5, 10, 20, 40)]
     fig = viz.show_frames(frames, n=3, label="run")
     assert [ax.get_title() for ax in fig.axes] == ["run: step 0", "run: step 10", "run: step 40"]
-    history = {"step": [1, 2, 3], "d_loss": [1.0, 1.2, 1.1], "g_loss": [2.0, 1.5, 1.4]}
-    fig = viz.plot_scale_losses(history, {"step": [1, 3], "scale_4": [0.1, 0.2], "scale_8": [0.3, 0.4]}, title="t")
-    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["4 px", "8 px"]
     ax = viz.plot_fd_curves({"A": [(1.0, 10, 5.0), (2.0, 20, 3.0)]}, target=3.0)
     assert len(ax.get_lines()) == 2 and ax.get_lines()[1].get_ydata()[0] == 3.0
 
