@@ -94,13 +94,13 @@ def load_pretrained(name: str, *, device: str | torch.device = "cpu", model: str
     """The shipped model ``name`` (see ``python -m cocogoat_utils.pretrain --list``) on ``device``, in eval mode.
 
     ``model`` (a class name such as ``"DCGANGenerator"``) and ``image_size`` say what the caller
-    expects; with ``image_size``, a model trained at that size (``<name>-<size>px.pt``, from a GPU
-    run) is preferred over ``<name>.pt``. A shipped file of another architecture or size raises
+    expects; with ``image_size``, a model trained at that size (``<name>-<size>px.pt``, e.g. ``dcgan-64px``)
+    is preferred over ``<name>.pt``. A shipped file of another architecture or size raises
     :class:`PretrainedMismatch` naming the file and both sides. A missing file raises
     ``FileNotFoundError`` naming it.
     """
     path = bundled_path(f"{name}.pt")
-    if image_size is not None:  # a GPU-trained model at another size ships as <name>-<size>px.pt beside it
+    if image_size is not None:  # a model trained at another size ships as <name>-<size>px.pt beside it
         try:
             path = bundled_path(shipped_name(name, image_size) + ".pt")
         except FileNotFoundError:

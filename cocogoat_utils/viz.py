@@ -16,7 +16,6 @@ from PIL import Image, ImageDraw
 from torchvision.utils import draw_bounding_boxes, make_grid
 
 from .data import to_uint8
-from .diffusion import q_sample
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -247,190 +246,12 @@ def show_grids(panels: dict[str, torch.Tensor], *, panel_size: tuple[float, floa
     return fig
 
 
-def plot_loss_row(histories: dict[str, dict], *, healthy: dict[str, tuple[float, float]] | None = None,
-                  panel_size: tuple[float, float] = (16 / 3, 3.2)):
-    """Each trainer's loss curves (:func:`plot_losses`) side by side on one y scale, a panel per title → history;
-    returns the figure."""
-    fig, axes = plt.subplots(1, len(histories), figsize=(panel_size[0] * len(histories), panel_size[1]), sharey=True,
-                             squeeze=False)
-    for ax, (title, history) in zip(axes[0], histories.items()):
-        plot_losses(history, ax=ax, healthy=healthy)
-        ax.set_title(title)
-    return fig
-
-
-def plot_sequence_view(image: torch.Tensor, table: torch.Tensor, *, step: int = 12):
-    """One image ``(C, H, W)`` in ``[-1, 1]``, the table an LSTM reads from it (``table``: a row per step, the
-    channels' values side by side, orange lines between them) and what it has read at ``step``; returns the figure."""
-    channels, height, width = image.shape
-    image, table = image.detach().float().cpu(), table.detach().float().cpu()   # matplotlib reads numpy arrays
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), gridspec_kw={"width_ratios": [1, 3, 3]})
-    axes[0].imshow(((image + 1) / 2).permute(1, 2, 0).clamp(0, 1).numpy())
-    axes[0].set_title(f"the image {tuple(image.shape)}")
-    axes[0].axis("off")
-    axes[1].imshow(table.numpy(), cmap="gray", aspect="auto")
-    axes[1].set_title(f"as a table: {height} steps × (R | G | B) = {channels * width} features")
-    axes[1].set_ylabel("step = row")
-    axes[1].set_xlabel("feature")
-    seen = table.clone()
-    seen[step + 1:] = float("nan")
-    axes[2].imshow(seen.numpy(), cmap="gray", aspect="auto")
-    axes[2].axhline(step, color="red")
-    axes[2].set_title(f"at step {step} the LSTM has read rows 0–{step} and predicts row {step}")
-    for ax in axes[1:]:
-        for k in range(1, channels):
-            ax.axvline(k * width - 0.5, color="orange", lw=1)
-    return fig
-
-
-def plot_forward_process(x0: torch.Tensor, schedules: dict, t: list[int], noise: torch.Tensor):
-    """``x0`` (one image per ``t``) noised to each ``t`` in one jump under each schedule (name →
-    :class:`~cocogoat_utils.diffusion.NoiseSchedule`), a grid per schedule, and their SNR on a log scale; returns
-    the figure."""
-    fig, axes = plt.subplots(1, len(schedules) + 1, figsize=(16, 3.6),
-                             gridspec_kw={"width_ratios": [2.2] * len(schedules) + [1.6]})
-    for ax, (kind, schedule) in zip(axes, schedules.items()):
-        show_images(q_sample(schedule, x0, torch.tensor(t), noise).clamp(-1, 1), nrow=len(t), ax=ax,
-                    title=f"{kind}: t = {', '.join(map(str, t))}")
-        axes[-1].semilogy(schedule.snr().numpy(), label=kind)
-    axes[-1].set(xlabel="t", ylabel="SNR = ᾱ / (1 − ᾱ)")
-    axes[-1].legend()
-    axes[-1].grid(alpha=0.3)
-    return fig
-
-
-def plot_loss_and_diversity(histories: dict[str, dict], evaluations: dict[str, list[dict]], *,
-                            collapse_threshold: float | None = None):
-    """Runs side by side: the smoothed loss over training (log scale) and the share of near-duplicate samples at each
-    quality evaluation (``evaluations``: run → ``QualityTracker.metrics``) with the judge's threshold
-    (``metrics.PARTLY_COLLAPSED``); returns the figure."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 3.4))
-    for name, history in histories.items():
-        axes[0].semilogy(history["step"], smooth(history["loss"], 20), label=name)
-        points = evaluations.get(name, [])
-        axes[1].plot([m["step"] for m in points], [_near_duplicates(m) for m in points], marker="o", label=name)
-    if collapse_threshold is not None:
-        axes[1].axhline(collapse_threshold, color="red", linestyle=":", label="partly collapsed above")
-    axes[0].set(xlabel="step", ylabel="loss (smoothed)")
-    axes[1].set(xlabel="step", ylabel="near-duplicate share", ylim=(-0.02, 1.02))
-    for ax in axes:
-        ax.legend()
-        ax.grid(alpha=0.3)
-    return fig
-
-
 def show_boxes(images: torch.Tensor, *box_sets: torch.Tensor, n: int = 16, nrow: int = 8, title: str | None = None,
                colors=("lime", "red", "blue"), ax=None):
     """The first ``n`` images with their boxes drawn (one colour per set, :func:`with_boxes`), as a grid; returns
     the axes."""
     return show_images(with_boxes(images[:n], *(boxes[:n] for boxes in box_sets), colors=colors), nrow=nrow,
                        title=title, ax=ax)
-
-
-def plot_classifier_history(history: dict):
-    """A classifier's training loss, and its training and held-out accuracy, per epoch (the history
-    ``train.classifier.train_classifier`` returns); returns the figure."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    axes[0].plot(history["epoch"], history["train_loss"])
-    axes[0].set_title("training loss")
-    axes[1].plot(history["epoch"], history["train_acc"], label="train")
-    axes[1].plot(history["val_epoch"], history["val_acc"], label="held out")
-    axes[1].set_title("accuracy")
-    axes[1].legend()
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    return fig
-
-
-def plot_box_history(history: dict):
-    """A box regressor's training loss (smoothed) and held-out mean IoU per step (the history
-    ``train.emboxer.train_emboxer`` returns); returns the figure."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    axes[0].plot(history["step"], smooth(history["loss"], max(1, len(history["loss"]) // 50)))
-    axes[1].plot(history["val_step"], history["val_iou"], marker="o")
-    for ax, title in zip(axes, ("training loss (L1 + GIoU)", "held-out mean IoU")):
-        ax.set(title=title, xlabel="step")
-        ax.grid(alpha=0.3)
-    return fig
-
-
-def show_confidence_extremes(images: torch.Tensor, predicted: torch.Tensor, confidence: torch.Tensor,
-                             classes: list[str], n: int = 8):
-    """For each predicted class, its ``n`` most and ``n`` least confident images (one row per class, with the
-    range of their confidences; an empty class leaves its row blank); returns the figure."""
-    fig, axes = plt.subplots(len(classes), 2, figsize=(12, 1.9 * len(classes)), squeeze=False)
-    for k, name in enumerate(classes):
-        mine = (predicted == k).nonzero().flatten()
-        ranked = mine[confidence[mine].argsort(descending=True)]
-        for ax, pick, label in ((axes[k, 0], ranked[:n], "most"), (axes[k, 1], ranked.flip(0)[:n], "least")):
-            if len(pick):
-                span = f"{confidence[pick].min():.2f}–{confidence[pick].max():.2f}"
-                show_images(images[pick], nrow=n, ax=ax, title=f"{name}: {label} confident ({span})")
-            else:
-                ax.set_axis_off()
-    return fig
-
-
-def plot_entropies(history: dict, groups: int):
-    """An information-maximisation pretraining's per-image entropy H(Y|X) and entropy of the mean prediction
-    H(Y) per epoch (``train.classifier.pretrain_information_max``'s history), under their ceiling log(groups);
-    returns the figure."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.plot(history["epoch"], history["conditional_entropy"], marker="o", label="H(Y|X): per image (↓)")
-    ax.plot(history["epoch"], history["marginal_entropy"], marker="o", label="H(Y): of the mean (↑)")
-    ax.axhline(float(np.log(groups)), color="grey", ls=":", label="log(groups): the most")
-    ax.set(xlabel="epoch", ylabel="nats")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
-
-
-def plot_rows(rows: list[dict], x: str, styles: dict[str, str], *, xlabel: str, ylabel: str, logx: bool = False,
-              figsize=(6.5, 3.8)):
-    """One line per ``key → matplotlib format`` in ``styles``: ``row[key]`` against ``row[x]`` over the ``rows``
-    that have it (rows where it is ``None`` or absent are left out), labelled with the key; returns the figure."""
-    fig, ax = plt.subplots(figsize=figsize)
-    for key, style in styles.items():
-        points = [r for r in rows if r.get(key) is not None]
-        ax.plot([r[x] for r in points], [r[key] for r in points], style, label=key.replace("_", " "))
-    if logx:
-        ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
-
-
-def show_pooled(images: torch.Tensor, sizes: list[int], *, titles: list[str] | None = None, nrow: int = 2):
-    """``images`` average-pooled to each of ``sizes`` and enlarged back (nearest) to their size, a panel per size:
-    what a generator of that resolution is asked to draw. Returns the figure."""
-    full = images.shape[-1]
-    titles = titles or [f"{size}×{size}" for size in sizes]
-    panels = {title: torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(images.float(), full // size),
-                                                     size=full, mode="nearest")
-              for title, size in zip(titles, sizes)}
-    return show_grids(panels, nrow=nrow, panel_size=(2.6, 2.9))
-
-
-def plot_by_resolution(rows: list[dict], key: str = "fd", *, ax=None, ylabel: str | None = None,
-                       figsize=(7, 3.4)):
-    """``row[key]`` against ``row["resolution"]`` (log 2 axis, ticks in px), one line per ``row["run"]`` (a legend
-    when there are several); rows where it is ``None`` are left out. Returns the axes."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    labels = list(dict.fromkeys(r["run"] for r in rows))
-    for label in labels:
-        points = [r for r in rows if r["run"] == label and r.get(key) is not None]
-        ax.plot([r["resolution"] for r in points], [r[key] for r in points], marker="o", label=label)
-    sizes = sorted({r["resolution"] for r in rows})
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [f"{size}px" for size in sizes])
-    ax.set_ylabel(ylabel or key)
-    ax.grid(alpha=0.3)
-    if len(labels) > 1:
-        ax.legend()
-    return ax
 
 
 def show_frames(frames: list[Path], *, n: int = 4, label: str = "", height: float = 5.0):

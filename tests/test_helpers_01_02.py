@@ -130,19 +130,6 @@ def test_warnings_as_notes_prints_every_warning(capsys):
 
 
 def test_the_plots_draw_what_they_are_given():
-    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_acc": [0.4, 0.8], "val_epoch": [2], "val_acc": [0.7]}
-    fig = viz.plot_classifier_history(history)
-    assert [len(ax.lines) for ax in fig.axes] == [1, 2]
-    fig = viz.plot_box_history({"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0], "val_step": [3], "val_iou": [0.4]})
-    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.4]
-    fig = viz.plot_entropies({"epoch": [1, 2], "conditional_entropy": [1.0, 0.5], "marginal_entropy": [2.0, 2.2]}, 10)
-    assert fig.axes[0].lines[-1].get_ydata()[0] == pytest.approx(2.302585, abs=1e-5)  # log(10), the ceiling
-    rows = [{"labels": 10, "a": 0.5, "b": None}, {"labels": 100, "a": 0.7, "b": 0.8}]
-    fig = viz.plot_rows(rows, "labels", {"a": "-o", "b": "-s"}, xlabel="x", ylabel="y", logx=True)
-    assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [2, 1] and fig.axes[0].get_xscale() == "log"
-    images = torch.zeros(5, 3, 8, 8, dtype=torch.uint8)
-    fig = viz.show_confidence_extremes(images, torch.tensor([0, 0, 0, 1, 1]), torch.rand(5), ["a", "b", "c"], n=2)
-    assert "a: most confident" in fig.axes[0].get_title() and not fig.axes[4].axison  # class "c": no images
     ax = viz.show_boxes(torch.zeros(20, 3, 8, 8, dtype=torch.uint8), torch.tensor([[1.0, 1, 6, 6]] * 20), title="t")
     assert ax.get_title() == "t" and ax.images[0].get_array().shape[1] == 8 * 8 + 9 * 2  # 16 shown, 8 a row
     plt.close("all")

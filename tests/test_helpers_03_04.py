@@ -41,12 +41,6 @@ def test_shipped_beside_can_be_switched_off(tmp_path, capsys):
 
 def test_viz_helpers_draw_what_they_are_given(tmp_path):
     images = torch.linspace(-1, 1, 2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
-    fig = viz.show_pooled(images, [2, 8], titles=["two", "eight"])
-    assert [ax.get_title() for ax in fig.axes] == ["two", "eight"]
-    rows = [{"run": "a", "resolution": 4, "fd": 3.0}, {"run": "a", "resolution": 8, "fd": None},
-            {"run": "b", "resolution": 8, "fd": 1.0}]
-    ax = viz.plot_by_resolution(rows)
-    assert [len(line.get_xdata()) for line in ax.get_lines()] == [1, 1] and ax.get_legend() is not None
     frames = [viz.save_grid(images, tmp_path / f"step_{s:07d}.png") for s in (0, 5, 10, 20, 40)]
     fig = viz.show_frames(frames, n=3, label="run")
     assert [ax.get_title() for ax in fig.axes] == ["run: step 0", "run: step 10", "run: step 40"]

@@ -12,7 +12,6 @@ from torch import nn  # noqa: E402
 
 from cocogoat_utils import experiment, viz  # noqa: E402
 from cocogoat_utils.data import load_dataset, split_last  # noqa: E402
-from cocogoat_utils.diffusion import NoiseSchedule  # noqa: E402
 from cocogoat_utils.experiment import Run  # noqa: E402
 from cocogoat_utils.metrics import saturated_pixels  # noqa: E402
 from cocogoat_utils.models.lstm_gan import Inpainter, trace_shapes  # noqa: E402
@@ -55,39 +54,12 @@ def test_show_grids_draws_one_titled_panel_each():
     matplotlib.pyplot.close(fig)
 
 
-def test_plot_loss_row_and_plot_lines_smoothed():
-    history = {"step": [1, 2, 3, 4], "d_loss": [1.0, 1.2, 1.1, 1.3], "g_loss": [2.0, 1.5, 1.4, 1.6]}
-    fig = viz.plot_loss_row({"x": history, "y": history}, healthy=viz.HEALTHY_BCE)
-    assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
+def test_plot_lines_smoothed():
     ax = viz.plot_lines(None, {"one": [1.0, 2.0, 3.0], "two": [3.0, 2.0]}, window=2, ylabel="L1")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["one", "two"]
     assert ax.lines[0].get_ydata().tolist() == [1.0, 1.5, 2.5] and ax.get_ylabel() == "L1"
     assert ax.lines[1].get_xdata().tolist() == [0, 1]  # each curve over its own index
     assert viz.frame_step(Path("samples/step_0000420.png")) == 420
-    matplotlib.pyplot.close("all")
-
-
-def test_plot_sequence_view_marks_the_step_and_the_channels():
-    image = torch.rand(3, 8, 8) * 2 - 1
-    table = image.permute(1, 0, 2).reshape(8, 24)
-    fig = viz.plot_sequence_view(image, table, step=5)
-    assert fig.axes[0].get_title() == "the image (3, 8, 8)"
-    assert "8 steps" in fig.axes[1].get_title() and "24 features" in fig.axes[1].get_title()
-    assert "rows 0–5" in fig.axes[2].get_title()
-    shown = fig.axes[2].images[0].get_array()
-    assert shown.mask[6:].all() and not shown.mask[:6].any()  # the rows after the step are not seen yet
-    matplotlib.pyplot.close(fig)
-
-
-def test_plot_forward_process_and_loss_and_diversity():
-    schedules = {kind: NoiseSchedule.make(kind, 50) for kind in ("linear", "cosine")}
-    x0 = torch.zeros(3, 3, 8, 8)
-    fig = viz.plot_forward_process(x0, schedules, [0, 10, 49], torch.randn(3, 3, 8, 8))
-    assert fig.axes[0].get_title() == "linear: t = 0, 10, 49" and len(fig.axes[2].lines) == 2
-    history = {"step": [1, 2, 3], "loss": [1.0, 0.5, 0.25]}
-    fig = viz.plot_loss_and_diversity({"32 px": history}, {"32 px": [{"step": 3, "near_duplicates": 0.4}]},
-                                      collapse_threshold=0.25)
-    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.4] and fig.axes[1].lines[1].get_ydata()[0] == 0.25
     matplotlib.pyplot.close("all")
 
 
