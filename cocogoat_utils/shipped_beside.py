@@ -53,7 +53,8 @@ def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=No
                    pretrained: bool = True, recipe: bool = False,
                    say: str | Callable[[Exception | None], str] = "the shipped model is not shown: {reason}",
                    line: Callable[[Any], str] | None = None,
-                   panel: str = "shipped: {name}, weights from step {best_step:,} of {steps:,}",
+                   panel: str | Callable[[Mapping[str, Any]], str] =
+                   "shipped: {name}, weights from step {best_step:,} of {steps:,}",
                    label: str = "shipped {name}", table: Mapping[str, Any] | None = None, **generate: Any):
     """The shipped model ``name`` (``load_pretrained``) beside the live run: both grids, both scored on ``samples``
     images by ``quality`` (``live``: the live run's images, uint8, at least as many), one row each (with its
@@ -70,7 +71,8 @@ def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=No
     The other words a learner reads can be given in the lesson's language too: ``line(shipped)`` the line that
     describes the model (default: :func:`record_line` — the step its weights are from and the targets it meets and
     misses); ``panel`` its grid's title and ``label`` its row's name, templates over ``name`` and the record's fields
-    (``best_step`` — the step its weights are from, the best by FD — and ``steps``, the whole run); ``table`` the
+    (``best_step`` — the step its weights are from, the best by FD — and ``steps``, the whole run), ``panel`` also a
+    function of the record (for numbers written the lesson's way); ``table`` the
     table's :func:`~cocogoat_utils.comparison.print_table` options (``titles``, ``booleans``, ``thousands``).
     """
     def not_shown(error):
@@ -97,7 +99,7 @@ def shipped_beside(run: Any, name: str, live: torch.Tensor | None, *, quality=No
                         if k in (*SCORE_KEYS, *JUDGE_KEYS, "collapsed")})
         rows.append(row)
     panels = [(live_label, live)] if live is not None else []
-    panels.append((panel.format(**record), theirs))
+    panels.append((panel(record) if callable(panel) else panel.format(**record), theirs))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.8), squeeze=False)
     for ax, (title, images) in zip(axes[0], panels):
         show_images(images[:64], ax=ax, title=title)

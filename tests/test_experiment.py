@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from cocogoat_utils import bundled, experiment  # noqa: E402
+from cocogoat_utils import shipped_beside as shipped_beside_module  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402
@@ -141,6 +142,14 @@ def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypat
     assert shipped is not None and [r["model"] for r in rows] == ["this run", "shipped tiny"]
     assert all(r["fd"] > 0 for r in rows) and (tmp_path / "shipped_tiny.png").is_file()
     assert all(isinstance(r["collapsed"], bool) for r in rows) and "collapsed" in capsys.readouterr().out
+    # the grid's title: a template over the record, or a function of it (a lesson writes its numbers its own way)
+    titles = []
+    monkeypatch.setattr(shipped_beside_module, "show_images", lambda images, ax, title: titles.append(title))
+    experiment.shipped_beside(run, "tiny", live, quality=quality, samples=70, panel="{name}: {steps} steps")
+    experiment.shipped_beside(run, "tiny", live, quality=quality, samples=70,
+                              panel=lambda r: f"модель {r['name']}: {r['images_seen'] * 1000:,}".replace(",", " "))
+    assert titles == ["this run", "tiny: 10 steps", "this run", "модель tiny: 80 000"]
+    capsys.readouterr()
     shipped, rows = experiment.shipped_beside(run, "tiny", live, image_size=64, say="пропущено: {reason}")
     out = capsys.readouterr().out
     assert shipped is None and out.startswith("пропущено: ") and "trained at 32 px" in out
