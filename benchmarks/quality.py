@@ -108,8 +108,9 @@ BASELINE = next(iter(MODELS))
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Sample quality (FD, KID, precision/recall, diversity in the OpenMoji-classifier feature "
-        "space) of every generator in cocogoat_utils after the same wall-clock training budget on the same data.",
+        description="Sample quality (the judge's FD with its interval, KID, precision/recall, near-duplicates and "
+        "findings, in the glyph feature space) of every generator in cocogoat_utils after the same wall-clock "
+        "training budget on the same data.",
     )
     p.add_argument("--minutes", type=float, default=None,
                    help=f"training budget per model in minutes (default {DEFAULT_MINUTES:g}; meant for a GPU)")
@@ -133,7 +134,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="override every model's batch size (default: each model's own, 128 for the DCGANs; "
                         f"{SMOKE['batch_size']} with --smoke)")
     p.add_argument("--feature-space", default="auto", choices=("auto", "glyph", "classifier", "inception"),
-                   help="metrics' feature network (default auto = the OpenMoji classifier)")
+                   help="metrics' feature network (default auto = the glyph space the judge uses)")
     p.add_argument("--device", default="auto", help="'auto' (default: CUDA, else MPS, else CPU), 'cuda', 'cpu', ...")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (default 0: torch's own choice); 1 can be much faster on a busy small CPU")
@@ -182,16 +183,19 @@ def fmt(value: float, digits: int = 4) -> str:
 
 
 def markdown_table(rows: list[dict], floor: dict | None) -> str:
-    lines = ["| model | FD | KID ± std | precision | recall | diversity | steps | img/s | G params | D params |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | FD [95 % interval] | KID ± std | precision | recall | near-duplicates | findings | steps | img/s "
+             "| G params | D params |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['label']} | {fmt(m['fd'])} | {fmt(m['kid'])} ± {fmt(m['kid_std'], 2)} | "
-                     f"{m['precision']:.3f} | {m['recall']:.3f} | {m['diversity_ratio']:.2f}× | {r['steps']:,} | "
+        interval = f" [{fmt(m['fd_low'])}–{fmt(m['fd_high'])}]" if "fd_low" in m else ""
+        lines.append(f"| {r['label']} | {fmt(m['fd'])}{interval} | {fmt(m['kid'])} ± {fmt(m['kid_std'], 2)} | "
+                     f"{m['precision']:.3f} | {m['recall']:.3f} | {m.get('near_duplicates', float('nan')):.0%} | "
+                     f"{', '.join(m.get('findings') or []) or 'none'} | {r['steps']:,} | "
                      f"{r['images_per_s']:,.0f} | {r['g_params']:,} | {r['d_params']:,} |")
     if floor and "fd" in floor:
         lines.append(f"| real-data floor (two halves of {floor['n_per_half']:,} real images) | {fmt(floor['fd'])} | "
-                     f"{fmt(floor['kid'])} ± {fmt(floor['kid_std'], 2)} | — | — | — | — | — | — | — |")
+                     f"{fmt(floor['kid'])} ± {fmt(floor['kid_std'], 2)} | — | — | — | — | — | — | — | — |")
     return "\n".join(lines)
 
 
@@ -295,7 +299,7 @@ def main(argv=None) -> int:
         rows.append(row)
         print(f"  {run['steps']} steps in {run['seconds']:.1f} s ({row['images_per_s']:,.0f} img/s): "
               f"FD {fmt(metrics['fd'])}, KID {fmt(metrics['kid'])}, precision {metrics['precision']:.3f}, "
-              f"recall {metrics['recall']:.3f}, diversity {metrics['diversity_ratio']:.2f}x", flush=True)
+              f"recall {metrics['recall']:.3f}; findings: {', '.join(metrics['findings']) or 'none'}", flush=True)
         del trainer, generator, discriminator, data
         if device.type == "cuda":
             torch.cuda.empty_cache()

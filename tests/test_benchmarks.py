@@ -39,6 +39,8 @@ def test_quality_benchmark_smoke(tmp_path):
         assert row["steps"] > 0 and row["images_per_s"] > 0 and row["g_params"] > 0 and row["d_params"] > 0
         assert metrics["n_samples"] > 64 and row["feature_space"] == "glyph"  # more samples than the 64 feature dims
         assert (tmp_path / f"quality_{row['model']}_cpu_smoke.png").is_file()
+        line = next(line for line in report["table"].splitlines() if line.startswith(f"| {row['label']} |"))
+        assert f"| {', '.join(metrics['findings']) or 'none'} |" in line  # the judge's findings, in the table
     floor = report["floor"]
     assert math.isfinite(floor["fd"]) and math.isfinite(floor["kid"]) and floor["n_per_half"] > 0
 
