@@ -714,7 +714,9 @@ register(Study(
     run_seed=gan_concepts_seed, settings=GAN_CONCEPTS_SETTINGS, seeds=3,
     budget="2,000 discriminator steps at batch 64 (128,000 real images, about 50 passes over the set) per arm and "
            "seed, counted in steps; two G steps per D step costs more time per step (the record keeps each arm's "
-           "seconds). 00's live comparison gets 45 s (about 150 steps) and none of its runs learns there",
+           "seconds). The pilot (benchmarks/study_pilot.py, g1, seed 0, judged every 500 steps) had learned by step "
+           "1,000 (FD 21.6, no findings) and levelled off from step 2,000 to 5,000 (FD 11.5–14.7, recall 0.35–0.44). "
+           "00's live comparison gets 45 s (about 150 steps) and none of its runs learns there",
 ))
 
 

@@ -1,0 +1,91 @@
+"""A study's pilot: one arm of a GAN study, one seed, judged every few hundred steps — where does it learn?
+
+A study's budget must be one at which its baseline learns (issue 29). This trains one arm of a registered GAN study
+with the study's own settings (networks, data, batch, optimiser) for ``--steps`` steps, scoring the generator with the
+judge on ``--samples`` images every ``--every`` steps, and writes the history (step, seconds, FD, precision, recall,
+findings) to ``benchmarks/results/pilot_<study>_<arm>.json``. The study's budget text cites it.
+
+    taskset -c 1 python benchmarks/study_pilot.py gan-concepts g1 --steps 5000 --every 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from cocogoat_utils.data import load_dataset  # noqa: E402
+from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
+from cocogoat_utils.metrics import QualityMetrics  # noqa: E402
+from cocogoat_utils.models.dcgan import build_dcgan  # noqa: E402
+from cocogoat_utils.runtime import hardware  # noqa: E402
+from cocogoat_utils.study import GAN_CONCEPTS_SETTINGS  # noqa: E402
+from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402
+
+
+def gan_concepts(arm: str) -> tuple[dict, dict, tuple]:
+    """00's study: its settings, the arm's overrides of the training config, and the networks from seed 0."""
+    s = GAN_CONCEPTS_SETTINGS
+    overrides = {"g1": {}, "g2": {"g_steps_per_d_step": 2}, "dragan": {"dragan_lambda": s["dragan_lambda"]}}[arm]
+    networks = build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
+                           g_width=s["g_width"], d_width=s["d_width"])
+    return s, overrides, networks
+
+
+PILOTS = {"gan-concepts": gan_concepts}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("study", choices=sorted(PILOTS))
+    p.add_argument("arm")
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--every", type=int, default=500)
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    s, overrides, (generator, discriminator) = PILOTS[args.study](args.arm)
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    config = GANTrainConfig(steps=args.steps, batch_size=s["batch_size"], lr_g=s["lr"], lr_d=s["lr"],
+                            betas=tuple(s["betas"]), loss=s["loss"], ema_decay=s["ema_decay"],
+                            diffaugment=s["diffaugment"], log_every=100, sample_every=None, checkpoint_every=None,
+                            precision="auto", seed=0, **overrides)
+    tracker = QualityTracker(QualityMetrics(real.images), every=args.every, samples=args.samples, keep_best=False)
+    trainer = GANTrainer(generator, discriminator, DeviceImageDataset(real.images, torch.device("cpu"), seed=0),
+                         config=config, callbacks=[tracker], progress=False)
+    started = time.time()
+    trainer.fit()
+    history = [{k: m[k] for k in ("step", "seconds", "fd", "fd_low", "fd_high", "precision", "recall", "findings")}
+               for m in tracker.metrics]
+    for m in history:
+        print(f"step {m['step']:>6,}: FD {m['fd']:.1f}, precision {m['precision']:.2f}, recall {m['recall']:.2f}; "
+              f"findings: {', '.join(m['findings']) or 'none'}", flush=True)
+    out = Path(args.out_dir) / f"pilot_{args.study}_{args.arm}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"study": args.study, "arm": args.arm, "seed": 0, "settings": s, "steps": args.steps,
+                               "every": args.every, "samples": args.samples, "history": history,
+                               "hardware": hardware("cpu"),
+                               "torch": torch.__version__, "python": platform.python_version(),
+                               "minutes": round((time.time() - started) / 60, 1),
+                               "command": "python benchmarks/study_pilot.py " + shlex.join(sys.argv[1:] if argv is None
+                                                                                          else argv)},
+                              indent=1, default=str) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
