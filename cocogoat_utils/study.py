@@ -712,6 +712,12 @@ register(Study(
           "dragan": "the same with the DRAGAN penalty (λ 10, Kodali et al. 2017) on D"},
     **FD_1000,
     run_seed=gan_concepts_seed, settings=GAN_CONCEPTS_SETTINGS, seeds=3,
+    pilot={"script": "benchmarks/study_pilot.py", "result": "benchmarks/results/pilot_gan-concepts_g1.json",
+           "arm": "g1",
+           "seed": 0, "fd_by_step": {"500": 61.8, "1000": 21.6, "1500": 14.1, "2000": 11.5, "2500": 12.6,
+                                     "3000": 11.9, "3500": 11.9, "4000": 11.9, "4500": 14.7, "5000": 12.4},
+           "recall_by_step": {"500": 0.0, "1000": 0.21, "1500": 0.38, "2000": 0.43, "2500": 0.44, "3000": 0.42,
+                              "3500": 0.44, "4000": 0.43, "4500": 0.35, "5000": 0.4}},
     budget="2,000 discriminator steps at batch 64 (128,000 real images, about 50 passes over the set) per arm and "
            "seed, counted in steps; two G steps per D step costs more time per step (the record keeps each arm's "
            "seconds). The pilot (benchmarks/study_pilot.py, g1, seed 0, judged every 500 steps) had learned by step "
