@@ -6,7 +6,7 @@ from notebook_runs import shipped_fits
 #: the keys it reports beyond the common ones
 RUNS = ("g1", "g2", "dragan")
 KEYS = {'dataset', 'dataset_size', 'feature_space', 'hand_convolution_matches',
-        'hand_step_matches', 'metric_samples', 'numeric_precision', 'params', 'shipped_fd', 'shipped_shown',
+        'hand_step_matches', 'metric_samples', 'numeric_precision', 'params', 'shipped_fd', 'shipped_shown', 'study',
         *{f"{run}_{key}" for run in RUNS for key in ("steps", "images", "seconds", "d_loss", "min_d_loss", "g_loss",
                                                       "fd", "diversity_ratio", "collapsed")}}
 
@@ -26,6 +26,11 @@ def check(summary: dict) -> None:
     assert max(seconds) - min(seconds) < max(2.0, 0.5 * budget)  # equal time, not equal steps
     assert summary["numeric_precision"] in ("bf16", "fp16", "fp32")  # finish_run's common key
     assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["params"]["image_size"])
+    # the recorded study: three seeds per arm, a verdict for G 2× and for DRAGAN against G 1×
+    assert summary["study"]["name"] == "gan-concepts" and summary["study"]["seeds"] >= 3
+    assert [v["arm"] for v in summary["study"]["verdicts"]] == ["g2", "dragan"]
+    assert all(v["outcome"] in ("better", "no clear difference", "collapse", "inconclusive")
+               for v in summary["study"]["verdicts"])
 
 
 def check_gpu_shapes(summary: dict) -> None:
