@@ -27,19 +27,16 @@ import torch  # noqa: E402
 from cocogoat_utils.data import load_dataset  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.metrics import QualityMetrics  # noqa: E402
-from cocogoat_utils.models.dcgan import build_dcgan  # noqa: E402
 from cocogoat_utils.runtime import hardware  # noqa: E402
-from cocogoat_utils.study import GAN_CONCEPTS_SETTINGS  # noqa: E402
-from cocogoat_utils.train import GANTrainConfig, GANTrainer, QualityTracker  # noqa: E402
+from cocogoat_utils.study import (GAN_CONCEPTS_SETTINGS, gan_arm_config, gan_concepts_arms,  # noqa: E402
+                                  gan_concepts_networks)
+from cocogoat_utils.train import GANTrainer, QualityTracker  # noqa: E402
 
 
 def gan_concepts(arm: str) -> tuple[dict, dict, tuple]:
-    """00's study: its settings, the arm's overrides of the training config, and the networks from seed 0."""
+    """00's study: its settings, the arm's overrides of the training config, and the networks (the study's own)."""
     s = GAN_CONCEPTS_SETTINGS
-    overrides = {"g1": {}, "g2": {"g_steps_per_d_step": 2}, "dragan": {"dragan_lambda": s["dragan_lambda"]}}[arm]
-    networks = build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
-                           g_width=s["g_width"], d_width=s["d_width"])
-    return s, overrides, networks
+    return s, gan_concepts_arms(s)[arm], gan_concepts_networks(s)
 
 
 PILOTS = {"gan-concepts": gan_concepts}
@@ -59,10 +56,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     s, overrides, (generator, discriminator) = PILOTS[args.study](args.arm)
     real = load_dataset(None, s["image_size"], categories=s["categories"])
-    config = GANTrainConfig(steps=args.steps, batch_size=s["batch_size"], lr_g=s["lr"], lr_d=s["lr"],
-                            betas=tuple(s["betas"]), loss=s["loss"], ema_decay=s["ema_decay"],
-                            diffaugment=s["diffaugment"], log_every=100, sample_every=None, checkpoint_every=None,
-                            precision="auto", seed=0, **overrides)
+    config = gan_arm_config({**s, "steps": args.steps}, overrides, precision="auto", seed=0, checkpoint_every=None)
     tracker = QualityTracker(QualityMetrics(real.images), every=args.every, samples=args.samples, keep_best=False)
     trainer = GANTrainer(generator, discriminator, DeviceImageDataset(real.images, torch.device("cpu"), seed=0),
                          config=config, callbacks=[tracker], progress=False)

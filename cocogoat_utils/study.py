@@ -40,6 +40,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
 
 from .augment import augment_dataset, diff_translation, random_flip
 from .bundled import package_data_dirs
@@ -542,6 +543,15 @@ FD_1000 = {"metric": "fd", "metric_name": "FD (glyph space, 1,000 samples)", "hi
 SCORE_KEYS = ("fd", "fd_low", "fd_high", "precision", "recall", "near_duplicates", "dropped_mass", "findings", "collapsed")
 
 
+def gan_arm_config(s: dict, overrides: dict, *, precision: str, seed: int, **loop) -> GANTrainConfig:
+    """A GAN study's :class:`GANTrainConfig` for one arm: the study's settings (``s``: steps, batch, lr, betas, loss,
+    EMA, DiffAugment) with the arm's ``overrides``; ``loop`` sets the loop's own options (logging, checkpoints)."""
+    return GANTrainConfig(**{"steps": s["steps"], "batch_size": s["batch_size"], "lr_g": s["lr"], "lr_d": s["lr"],
+                             "betas": tuple(s["betas"]), "loss": s["loss"], "ema_decay": s["ema_decay"],
+                             "diffaugment": s["diffaugment"], "log_every": 100, "sample_every": None,
+                             "checkpoint_every": 500, "precision": precision, "seed": seed, **loop, **overrides})
+
+
 def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_images: torch.Tensor,
                   arms: dict[str, dict], networks: Callable[[str], tuple]) -> dict:
     """One seed of a GAN study: for each arm, ``networks(arm)`` (built from the seed, so every arm starts from the
@@ -554,11 +564,7 @@ def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_im
     for arm in s["arms"]:
         torch.manual_seed(ctx.seed)
         generator, discriminator = networks(arm)
-        config = GANTrainConfig(**{"steps": s["steps"], "batch_size": s["batch_size"], "lr_g": s["lr"], "lr_d": s["lr"],
-                                   "betas": tuple(s["betas"]), "loss": s["loss"], "ema_decay": s["ema_decay"],
-                                   "diffaugment": s["diffaugment"], "log_every": 100, "sample_every": None,
-                                   "checkpoint_every": 500, "precision": ctx.precision, "seed": ctx.seed,
-                                   **arms.get(arm, {})})
+        config = gan_arm_config(s, arms.get(arm, {}), precision=ctx.precision, seed=ctx.seed)
         trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device, seed=ctx.seed),
                              config=config, out_dir=ctx.work_dir / arm, progress=ctx.progress)
         started = time.time()
@@ -691,15 +697,24 @@ GAN_CONCEPTS_SETTINGS = {
 }
 
 
+def gan_concepts_arms(s: dict) -> dict[str, dict]:
+    """00's arms as overrides of the training config: plain, two G steps per D step, the DRAGAN penalty."""
+    return {"g1": {}, "g2": {"g_steps_per_d_step": 2}, "dragan": {"dragan_lambda": s["dragan_lambda"]}}
+
+
+def gan_concepts_networks(s: dict) -> tuple[nn.Module, nn.Module]:
+    """00's tutorial DCGAN at the study's widths (every arm starts from the same weights for a seed)."""
+    return build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"], g_width=s["g_width"],
+                       d_width=s["d_width"])
+
+
 def gan_concepts_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     """One seed of 00's comparison: the tutorial DCGAN at 00's cpu widths (BCE, Adam(0.5, 0.999) at 2e-4, no EMA,
     no DiffAugment) trained plain, with two generator steps per discriminator step, and with the DRAGAN penalty."""
     s = {**GAN_CONCEPTS_SETTINGS, **(settings or {})}
     real = load_dataset(None, s["image_size"], categories=s["categories"])
-    arms = {"g1": {}, "g2": {"g_steps_per_d_step": 2}, "dragan": {"dragan_lambda": s["dragan_lambda"]}}
-    return gan_arms_seed(ctx, s, real.images, real.images, arms,
-                         lambda arm: build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
-                                                 g_width=s["g_width"], d_width=s["d_width"]))
+    return gan_arms_seed(ctx, s, real.images, real.images, gan_concepts_arms(s),
+                         lambda arm: gan_concepts_networks(s))
 
 
 register(Study(
