@@ -6,6 +6,12 @@ judge on ``--samples`` images every ``--every`` steps, and writes the history (s
 findings) to ``benchmarks/results/pilot_<study>_<arm>.json``. The study's budget text cites it.
 
     taskset -c 1 python benchmarks/study_pilot.py gan-concepts g1 --steps 5000 --every 500
+
+A progressive study (``progan-tricks``) grows through its levels instead: ``--images-per-phase`` sets its budget, and
+the history holds the judge's score at the end of every level (against the reals pooled to its size) and the top
+level's score on ``--samples`` images.
+
+    taskset -c 1 python benchmarks/study_pilot.py progan-tricks recipe --images-per-phase 12000
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import platform
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +34,9 @@ import torch  # noqa: E402
 from cocogoat_utils.data import load_dataset  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.metrics import QualityMetrics  # noqa: E402
-from cocogoat_utils.runtime import hardware  # noqa: E402
-from cocogoat_utils.study import (GAN_CONCEPTS_SETTINGS, gan_arm_config, gan_concepts_arms,  # noqa: E402
-                                  gan_concepts_networks)
+from cocogoat_utils.runtime import hardware, pick_precision  # noqa: E402
+from cocogoat_utils.study import (GAN_CONCEPTS_SETTINGS, STUDIES, SeedContext, gan_arm_config,  # noqa: E402
+                                  gan_concepts_arms, gan_concepts_networks, progan_tricks_seed)
 from cocogoat_utils.train import GANTrainer, QualityTracker  # noqa: E402
 
 
@@ -39,7 +46,22 @@ def gan_concepts(arm: str) -> tuple[dict, dict, tuple]:
     return s, gan_concepts_arms(s)[arm], gan_concepts_networks(s)
 
 
-PILOTS = {"gan-concepts": gan_concepts}
+PILOTS = {"gan-concepts": gan_concepts, "progan-tricks": None}
+
+
+def progressive_pilot(args) -> tuple[dict, list[dict]]:
+    """The progressive study's arm through every level at ``--images-per-phase``: its settings and one history entry
+    per level (the level's end) and one for the top level's final score on ``--samples`` images."""
+    settings = {"arms": [args.arm], "images_per_phase": args.images_per_phase, "samples": args.samples}
+    with tempfile.TemporaryDirectory() as work:
+        ctx = SeedContext(STUDIES[args.study], 0, torch.device("cpu"), pick_precision("auto", "cpu"), None, Path(work))
+        row = progan_tricks_seed(ctx, settings)["rows"][0]
+    history = [{"resolution": lv["resolution"], "seconds": lv["seconds"], "fd": lv.get("fd"),
+                "findings": lv.get("findings")} for lv in row["levels"]]
+    history.append({"resolution": "final", "seconds": row["seconds"], "fd": row["fd"], "fd_low": row["fd_low"],
+                    "fd_high": row["fd_high"], "precision": row["precision"], "recall": row["recall"],
+                    "findings": row["findings"], "steps": row["steps"], "images_seen": row["images_seen"]})
+    return {**STUDIES[args.study].settings, **settings}, history
 
 
 def main(argv=None) -> int:
@@ -48,26 +70,36 @@ def main(argv=None) -> int:
     p.add_argument("arm")
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--every", type=int, default=500)
+    p.add_argument("--images-per-phase", type=int, default=12_000, help="a progressive study's budget")
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    started = time.time()
+    if PILOTS[args.study] is None:  # a progressive study
+        s, history = progressive_pilot(args)
+        for m in history:
+            print(f"{m['resolution']}: FD {m['fd']:.1f}; findings: {', '.join(m['findings'] or []) or 'none'}", flush=True)
+        return write(args, argv, s, history, started, suffix=f"_{args.images_per_phase}")
     s, overrides, (generator, discriminator) = PILOTS[args.study](args.arm)
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     config = gan_arm_config({**s, "steps": args.steps}, overrides, precision="auto", seed=0, checkpoint_every=None)
     tracker = QualityTracker(QualityMetrics(real.images), every=args.every, samples=args.samples, keep_best=False)
     trainer = GANTrainer(generator, discriminator, DeviceImageDataset(real.images, torch.device("cpu"), seed=0),
                          config=config, callbacks=[tracker], progress=False)
-    started = time.time()
     trainer.fit()
     history = [{k: m[k] for k in ("step", "seconds", "fd", "fd_low", "fd_high", "precision", "recall", "findings")}
                for m in tracker.metrics]
     for m in history:
         print(f"step {m['step']:>6,}: FD {m['fd']:.1f}, precision {m['precision']:.2f}, recall {m['recall']:.2f}; "
               f"findings: {', '.join(m['findings']) or 'none'}", flush=True)
-    out = Path(args.out_dir) / f"pilot_{args.study}_{args.arm}.json"
+    return write(args, argv, s, history, started)
+
+
+def write(args, argv, s: dict, history: list[dict], started: float, suffix: str = "") -> int:
+    out = Path(args.out_dir) / f"pilot_{args.study}_{args.arm}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"study": args.study, "arm": args.arm, "seed": 0, "settings": s, "steps": args.steps,
                                "every": args.every, "samples": args.samples, "history": history,

@@ -51,13 +51,14 @@ from .degrade import SELECTION_CLASSES, make_selection_task
 from .metrics import QualityMetrics, compare, findings_of, learned
 from .models.dcgan import build_dcgan
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
+from .models.progan import ProDiscriminator, ProGenerator
 from .models.classifier import ImageClassifier
 from .pretrain import CATEGORIES, lstm_pair_networks
 from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, hardware, home, is_checkout, pick_device,
                       pick_precision, reproduce_command, set_seed)
 from .selection import split_held_out
 from .shipped import load_pretrained
-from .train import GANTrainConfig, GANTrainer
+from .train import GANTrainConfig, GANTrainer, ProgressiveTrainer, level_plan
 from .train.classifier import (predict, prediction_spread, pretrain_information_max, pseudo_label,
                                train_classifier)
 from .viz import image_grid
@@ -180,6 +181,22 @@ def verdicts(record: dict) -> list[dict]:
     """:func:`judge` for every arm against the baseline at every condition."""
     conditions = record.get("conditions") or [None]
     return [judge(record, arm, condition=c) for c in conditions for arm in record["arms"] if arm != record["baseline"]]
+
+
+def verdict_line(v: dict, labels: dict | None = None) -> str:
+    """One of :func:`verdicts` as an English line: the rule's outcome and the seeds' ranges of both arms, e.g.
+    ``"no fade-in vs recipe: no clear difference (the seeds' ranges overlap: recipe 18.2–21.0, no fade-in 19.5–23.1
+    over 3 seeds)"``; ``labels`` names the arms. A lesson in another language words ``v`` itself."""
+    name = (labels or {}).get
+    base, arm = name(v["baseline"], v["baseline"]), name(v["arm"], v["arm"])
+    a, b = v["a"], v["b"]
+    ranges = f"{base} {a['low']:.1f}–{a['high']:.1f}, {arm} {b['low']:.1f}–{b['high']:.1f} over {v['seeds']} seeds"
+    said = {"better": f"{name(v['winner'], v['winner'])} ahead (the seeds' ranges part: {ranges})",
+            "no clear difference": f"no clear difference (the seeds' ranges overlap: {ranges})",
+            "collapse": f"{base} ahead: {arm} did not learn in some seed ({', '.join(b['faults'])}; {ranges})",
+            "inconclusive": f"inconclusive: {base}, the baseline, did not learn in some seed "
+                            f"({', '.join(a['faults'])}; {ranges})"}[v["outcome"]]
+    return f"{arm} vs {base}: {said}"
 
 
 def spread(record: dict) -> list[dict]:
@@ -568,15 +585,16 @@ def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_im
         trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device, seed=ctx.seed),
                              config=config, out_dir=ctx.work_dir / arm, progress=ctx.progress)
         started = time.time()
-        trainer.fit()  # resumes inside the seed from the arm's checkpoints
-        images = trainer.generate(s["samples"], seed=ctx.seed)
-        scores = quality.evaluate(images)
-        rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": trainer.step,
-                     "images_seen": trainer.images_seen, "seconds": time.time() - started})
+        for steps in s.get("eval_steps") or [s["steps"]]:  # a study over training lengths scores one run at each
+            trainer.fit(steps)  # resumes inside the seed from the arm's checkpoints
+            images = trainer.generate(s["samples"], seed=ctx.seed)
+            scores = quality.evaluate(images)
+            rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": trainer.step,
+                         "images_seen": trainer.images_seen, "seconds": time.time() - started})
+            found = ", ".join(scores["findings"]) or "no findings"
+            print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
+                  f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)
         samples[arm] = images[:32] if images.dtype == torch.uint8 else to_uint8(images[:32])  # generate gives uint8
-        found = ", ".join(scores["findings"]) or "no findings"
-        print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
-              f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)
     return {"rows": rows, "samples": samples}
 
 
@@ -609,6 +627,46 @@ register(Study(
     budget="3,000 steps at batch 64 (192,000 images, about 25 passes over the ×3 set) per arm and seed, counted in "
            "steps so that a shared core does not change what is compared; 07's live comparison gets 40 s "
            "(about 300 steps) and its plain arm does not learn there",
+))
+
+
+SPRITE_SETTINGS_SETTINGS = {**SPRITE_TRICKS_SETTINGS, "tutorial_lr": 2.8e-3, "eval_steps": [1500, 3000],
+                            "arms": ["plain", "unit_range", "tutorial_lr"]}
+
+
+def sprite_settings_arms(s: dict) -> dict[str, dict]:
+    """07's settings as changes to its plain arm's training config (the [0, 1] arm changes the network instead)."""
+    return {"plain": {}, "unit_range": {}, "tutorial_lr": {"lr_g": s["tutorial_lr"], "lr_d": s["tutorial_lr"]}}
+
+
+def sprite_settings_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 07's settings study: its plain sprite DCGAN (as ``sprite-dcgan-tricks``), the same with a sigmoid
+    generator drawing in [0, 1] (D sees the real images mapped there too), and the same at the tutorial's learning
+    rate; each scored after ``eval_steps`` steps (the tutorial's runs were 50 and 100 epochs: 1 to 2)."""
+    s = {**SPRITE_SETTINGS_SETTINGS, **(settings or {})}
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    train = augment_dataset(real.images, factor=s["augment_factor"], seed=ctx.seed)
+    return gan_arms_seed(ctx, s, train, real.images, sprite_settings_arms(s),
+                         lambda arm: build_dcgan(image_size=s["image_size"], arch=s["arch"], latent_dim=s["latent_dim"],
+                                                 g_width=s["g_width"], d_width=s["d_width"],
+                                                 output="sigmoid" if arm == "unit_range" else "tanh"))
+
+
+register(Study(
+    name="sprite-dcgan-settings", notebook="07_Pokemon_DCGAN",
+    question="Do the tutorial's own settings — images in [-1, 1] rather than [0, 1], and its learning rate of 0.0028 "
+             "rather than 07's 2e-4 — give 07's sprite DCGAN a lower FD, after as many steps as its shorter run and "
+             "after twice as many (its 50 and 100 epochs)?",
+    arms={"plain": "07's sprite DCGAN with plain BCE, images in [-1, 1] (tanh), Adam(0.5, 0.9) at 2e-4",
+          "unit_range": "the same with a sigmoid generator drawing in [0, 1], the real images mapped to [0, 1]",
+          "tutorial_lr": "the same at the tutorial's learning rate, 0.0028 for G and D (its second run; its first "
+                         "used 0.00275)"},
+    **FD_1000,
+    run_seed=sprite_settings_seed, settings=SPRITE_SETTINGS_SETTINGS, seeds=3, condition="steps",
+    conditions=(1500, 3000),
+    budget="each run scored after 1,500 and after 3,000 steps at batch 64 (96,000 and 192,000 images, about 12 and 25 "
+           "passes over the ×3 set), the tutorial's 50 and 100 epochs kept 1 : 2; counted in steps. 3,000 steps is "
+           "the sprite-dcgan-tricks study's budget, at which the plain arm learned in every seed",
 ))
 
 
@@ -738,6 +796,89 @@ register(Study(
            "seconds). The pilot (benchmarks/study_pilot.py, g1, seed 0, judged every 500 steps) had learned by step "
            "1,000 (FD 21.6, no findings) and levelled off from step 2,000 to 5,000 (FD 11.5–14.7, recall 0.35–0.44). "
            "00's live comparison gets 45 s (about 150 steps) and none of its runs learns there",
+))
+
+
+# --------------------------------------------------------------------------- 03: fade-in, pixel norm, minibatch std
+
+PROGAN_TRICKS_SETTINGS = {
+    "data": "03's set (and the progan recipe's): OpenMoji animals, faces and people at 32 px",
+    "categories": list(CATEGORIES), "image_size": 32, "max_level": 3, "width": 64, "batch_size": 32,
+    "images_per_phase": 24_000, "lr": 1e-3, "betas": [0.0, 0.99], "loss": "wgan", "gp_lambda": 10.0,
+    "ema_decay": 0.999, "group_size": 4, "samples": 1000,
+    "arms": ["recipe", "no_fade", "pixel_norm", "no_mbstd"],
+}
+
+
+def progan_tricks_arms(s: dict) -> dict[str, dict]:
+    """03's arms as changes to the progan recipe: without the fade-in (each level switched on at once, the fade's
+    images spent stabilising), with pixel norm in G, without the minibatch standard deviation (groups of one image:
+    the extra channel is a constant)."""
+    return {"recipe": {}, "no_fade": {"fade": False}, "pixel_norm": {"pixel_norm": True}, "no_mbstd": {"group_size": 1}}
+
+
+def progan_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 03's comparison: the progan recipe (WGAN-GP, equalised learning rate, Adam(0, 0.99) at 1e-3, an
+    EMA of G) grown 4→8→16→32 px, with one of its parts changed per arm; every arm from the same initial weights and
+    data order. Each level's end is judged against the reals pooled to its size (kept in the row); the top level on
+    ``samples`` images from the same noise."""
+    s = {**PROGAN_TRICKS_SETTINGS, **(settings or {})}
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    quality = QualityMetrics(real.images, device=ctx.device)
+    rows, samples = [], {}
+    for arm in s["arms"]:
+        a = {"fade": True, "pixel_norm": False, "group_size": s["group_size"], **progan_tricks_arms(s)[arm]}
+        torch.manual_seed(ctx.seed)
+        generator = ProGenerator(max_level=s["max_level"], width=s["width"], pixel_norm=a["pixel_norm"])
+        discriminator = ProDiscriminator(max_level=s["max_level"], width=s["width"], group_size=a["group_size"])
+        plan = level_plan(s["max_level"], images_per_phase=s["images_per_phase"], batch_size=s["batch_size"],
+                          fade=a["fade"])
+        config = GANTrainConfig(loss=s["loss"], gp_lambda=s["gp_lambda"], lr_g=s["lr"], lr_d=s["lr"],
+                                betas=tuple(s["betas"]), ema_decay=s["ema_decay"], log_every=100, sample_every=None,
+                                checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
+        trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device, seed=ctx.seed),
+                                     plan=plan, config=config, out_dir=ctx.work_dir / arm, quality_images=real.images,
+                                     metric_samples=s["samples"], progress=ctx.progress)
+        started = time.time()
+        trainer.fit()  # resumes inside the seed from the levels' checkpoints
+        images = trainer.trainer.generate(s["samples"], seed=ctx.seed)
+        scores = quality.evaluate(images)
+        levels = [{"resolution": r["resolution"], "seconds": r["seconds"],
+                   **({"fd": round(r["metrics"]["fd"], 3), "findings": findings_of(r["metrics"])}
+                      if r["metrics"] else {})} for r in trainer.results]
+        rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": sum(r["steps"] for r in trainer.results),
+                     "images_seen": sum(r["images"] for r in trainer.results), "seconds": time.time() - started,
+                     "levels": levels})
+        samples[arm] = images[:32]
+        print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], "
+              f"{', '.join(scores['findings']) or 'no findings'}; by level "
+              + ", ".join(f"{lv['resolution']}px {lv.get('fd', float('nan')):.1f}" for lv in levels)
+              + f" ({rows[-1]['seconds']:.0f} s)", flush=True)
+    return {"rows": rows, "samples": samples}
+
+
+register(Study(
+    name="progan-tricks", notebook="03_Cocogoat_ProGAN",
+    question="Do the progressive GAN's parts 03 teaches — the fade-in of each new level, pixel norm in G, the "
+             "minibatch standard deviation in D — each give a lower FD at 32 px than the recipe without it (or, for "
+             "pixel norm, which the recipe leaves out, with it), at the same number of images?",
+    arms={"recipe": "the progan recipe (fade-in, minibatch std in D, no pixel norm) at the study's width",
+          "no_fade": "each new level switched on at once (alpha 1), the fade's images spent stabilising",
+          "pixel_norm": "pixel norm after every convolution of G and on the latent (Karras et al. 2018)",
+          "no_mbstd": "no minibatch standard deviation: groups of one image, so D's extra channel is a constant"},
+    **FD_1000,
+    run_seed=progan_tricks_seed, settings=PROGAN_TRICKS_SETTINGS, seeds=3,
+    budget="24,000 images per fade-in and per stabilisation at batch 32 (4 px stabilises only: 168,000 images, 5,250 "
+           "steps per arm and seed), counted in images; width 64 (the recipe's is 128) so that twelve runs fit one "
+           "working day of two cores. The pilot (benchmarks/study_pilot.py, the recipe arm, seed 0) at 12,000 images "
+           "per phase had not learned at 32 px (FD 31.0, recall 0.02: covers almost none of the data; 3.8 min); at "
+           "24,000 it had (FD 19.8, recall 0.15, no finding but drops modes; 7.2 min), its levels' ends FD 8.0, 9.4, "
+           "15.3 (no findings) and 21.0 at 4, 8, 16 and 32 px. The shipped progan (width 128, 72,000 images per "
+           "phase) reached FD 8.1",
+    pilot={"script": "benchmarks/study_pilot.py", "arm": "recipe", "seed": 0,
+           "results": ["benchmarks/results/pilot_progan-tricks_recipe_12000.json",
+                       "benchmarks/results/pilot_progan-tricks_recipe_24000.json"],
+           "final_fd": {"12000": 31.0, "24000": 19.8}, "final_recall": {"12000": 0.02, "24000": 0.15}},
 ))
 
 

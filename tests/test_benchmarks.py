@@ -56,3 +56,21 @@ def test_diffusion_sampling_benchmark_smoke(tmp_path):
     assert all(row["images_per_s"] > 0 for row in report["rows"])
     assert report["rows"][1]["speedup_vs_ddpm"] > 2, "a tenth of the steps must be clearly faster"
     assert report["target"] is None  # the target applies to DDPM-1000 against DDIM-50 only
+
+
+def test_study_pilots_write_their_history(tmp_path):
+    """A GAN study's pilot scores its arm every few steps; a progressive one scores every level's end and the top."""
+    spec = importlib.util.spec_from_file_location("study_pilot", ROOT / "benchmarks" / "study_pilot.py")
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    assert pilot.main(["gan-concepts", "g1", "--steps", "4", "--every", "2", "--samples", "80",
+                       "--out-dir", str(tmp_path)]) == 0
+    gan = json.loads((tmp_path / "pilot_gan-concepts_g1.json").read_text())
+    assert [m["step"] for m in gan["history"]] == [2, 4] and all(m["fd_low"] <= m["fd"] <= m["fd_high"]
+                                                                for m in gan["history"])
+    assert pilot.main(["progan-tricks", "recipe", "--images-per-phase", "32", "--samples", "80",
+                       "--out-dir", str(tmp_path)]) == 0
+    grown = json.loads((tmp_path / "pilot_progan-tricks_recipe_32.json").read_text())
+    assert [m["resolution"] for m in grown["history"]] == [4, 8, 16, 32, "final"]
+    assert grown["settings"]["images_per_phase"] == 32 and grown["history"][-1]["images_seen"] == 32 * 7
+    assert grown["command"].startswith("python benchmarks/study_pilot.py progan-tricks")

@@ -43,6 +43,16 @@ def test_judge_applies_the_rule_across_seeds():
     assert [v["outcome"] for v in verdicts(_record([0.70, 0.72], [0.80, 0.79]))] == ["better"]
 
 
+def test_a_verdict_line_names_the_outcome_and_both_ranges():
+    labels = {"base": "plain", "new": "tweaked"}
+    parted = study.verdict_line(verdicts(_record([0.70, 0.72, 0.71], [0.80, 0.79, 0.81]))[0], labels)
+    assert parted.startswith("tweaked vs plain: tweaked ahead") and "plain 0.7–0.7, tweaked 0.8–0.8 over 3 seeds" in parted
+    overlap = study.verdict_line(verdicts(_record([0.70, 0.75, 0.80], [0.78, 0.74, 0.82]))[0])
+    assert "no clear difference" in overlap and overlap.startswith("new vs base")
+    dead = study.verdict_line(verdicts(_record([0.34, 0.33], [0.80, 0.79], base_collapsed=True))[0], labels)
+    assert "inconclusive: plain, the baseline, did not learn" in dead
+
+
 def _toy_study(calls):
     def run_seed(ctx: SeedContext):
         calls.append(ctx.seed)
@@ -192,6 +202,53 @@ def test_the_gan_concepts_arms_change_only_what_they_name(tmp_path, monkeypatch)
     base = configs["g1"].__dict__
     assert {k for k, v in configs["g2"].__dict__.items() if base[k] != v} == {"g_steps_per_d_step"}
     assert {k for k, v in configs["dragan"].__dict__.items() if base[k] != v} == {"dragan_lambda"}
+
+
+def test_the_sprite_settings_study_scores_each_arm_at_each_length_and_changes_only_what_it_names(tmp_path, monkeypatch):
+    configs, networks = {}, {}
+
+    class Recorder(study.GANTrainer):
+        def __init__(self, generator, discriminator, data, *, config, **kwargs):
+            configs[kwargs["out_dir"].name], networks[kwargs["out_dir"].name] = config, generator
+            super().__init__(generator, discriminator, data, config=config, **kwargs)
+
+    monkeypatch.setattr(study, "GANTrainer", Recorder)
+    torch.set_num_threads(1)
+    ctx = SeedContext(STUDIES["sprite-dcgan-settings"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.sprite_settings_seed(ctx, {"eval_steps": [1, 2], "g_width": 16, "d_width": 8, "batch_size": 4,
+                                           "samples": 70, "categories": ["faces"]})
+    assert [(r["arm"], r["steps"]) for r in out["rows"]] == [(a, k) for a in ("plain", "unit_range", "tutorial_lr")
+                                                             for k in (1, 2)]
+    base = configs["plain"].__dict__
+    assert {k for k, v in configs["tutorial_lr"].__dict__.items() if base[k] != v} == {"lr_g", "lr_d"}
+    assert configs["tutorial_lr"].lr_g == 2.8e-3 and configs["unit_range"].__dict__ == base
+    assert networks["unit_range"].output == "sigmoid" and networks["plain"].output == "tanh"
+    assert out["samples"]["unit_range"].float().mean() < 250  # mapped back from [0, 1], not read as [-1, 1]
+
+
+def test_the_progan_arms_change_only_what_they_name_from_the_same_weights(tmp_path, monkeypatch):
+    built, weights = {}, {}
+
+    class Recorder(study.ProgressiveTrainer):
+        def __init__(self, generator, discriminator, data, *, plan, **kwargs):
+            built[kwargs["out_dir"].name] = (generator, discriminator, plan)
+            weights[kwargs["out_dir"].name] = [w.detach().clone() for w in generator.parameters()]
+            super().__init__(generator, discriminator, data, plan=plan, **kwargs)
+
+    monkeypatch.setattr(study, "ProgressiveTrainer", Recorder)
+    torch.set_num_threads(1)
+    ctx = SeedContext(STUDIES["progan-tricks"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.progan_tricks_seed(ctx, {"max_level": 1, "image_size": 8, "width": 8, "batch_size": 4,
+                                         "images_per_phase": 8, "samples": 70, "categories": ["faces"]})
+    assert [r["arm"] for r in out["rows"]] == list(STUDIES["progan-tricks"].arms)
+    for r in out["rows"]:
+        assert r["steps"] == 6 and r["fd_low"] <= r["fd"] <= r["fd_high"] and [lv["resolution"] for lv in r["levels"]] == [4, 8]
+    g, d, plan = built["recipe"]
+    assert plan[1].fade_images == 8 and not built["no_fade"][2][1].fade_images and built["no_fade"][2][1].stable_images == 16
+    assert built["pixel_norm"][0].config["pixel_norm"] and not g.config["pixel_norm"]
+    assert built["no_mbstd"][1].config["group_size"] == 1 and d.config["group_size"] == 4
+    for arm in ("no_fade", "pixel_norm", "no_mbstd"):  # the same initial weights (each arm trains its own copy)
+        assert all(torch.equal(a, b) for a, b in zip(weights[arm], weights["recipe"]))
 
 
 def test_the_flow_sampler_study_counts_network_calls_alike_for_both_samplers(tmp_path):
