@@ -137,8 +137,9 @@ class DiffusionTrainer(Trainer):
     @torch.no_grad()
     def sample(self, n: int | None = None, *, steps: int | None = None, eta: float = 0.0, sampler: str | None = None,
                spacing: str | None = None, labels: torch.Tensor | None = None, guidance: float = 1.0,
-               seed: int | None = None, progress: bool = False) -> torch.Tensor:
-        """``n`` images (default: the fixed grid) as uint8 on the CPU, from the EMA in eval mode.
+               seed: int | None = None, progress: bool = False, network: nn.Module | None = None) -> torch.Tensor:
+        """``n`` images (default: the fixed grid) as uint8 on the CPU, from the EMA (or ``network``: another average
+        of the weights, say) in eval mode.
 
         ``sampler`` (default: the config's): ``"ddpm"`` runs all ``T`` steps; ``"ddim"`` (with ``spacing``,
         default the config's), ``"euler"`` and ``"heun"`` run ``steps`` (default ``sample_steps``).
@@ -151,8 +152,9 @@ class DiffusionTrainer(Trainer):
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed + 1 if seed is None else seed)
         shape = (n, *self.data.image_shape)
         cfg = self.config
-        with eval_mode(self.sampler), self.autocast():
-            images = draw(self.sampler, shape, schedule=cfg.schedule, T=cfg.T, prediction=cfg.prediction,
+        network = self.sampler if network is None else network
+        with eval_mode(network), self.autocast():
+            images = draw(network, shape, schedule=cfg.schedule, T=cfg.T, prediction=cfg.prediction,
                           zero_terminal_snr=cfg.zero_terminal_snr, sampler=sampler or cfg.sampler,
                           spacing=spacing or cfg.sample_spacing, steps=steps or cfg.sample_steps, eta=eta,
                           labels=labels, null_label=self.num_classes, guidance=guidance, generator=generator,
@@ -160,9 +162,10 @@ class DiffusionTrainer(Trainer):
         return to_uint8(images).cpu()
 
     @torch.no_grad()
-    def generate(self, n: int, *, seed: int) -> torch.Tensor:
-        """``n`` images drawn with the config's sampler in ``sample_steps`` steps from ``seed``, the classes in turn, in batches of 256."""
+    def generate(self, n: int, *, seed: int, network: nn.Module | None = None) -> torch.Tensor:
+        """``n`` images drawn with the config's sampler in ``sample_steps`` steps from ``seed``, the classes in turn, in
+        batches of 256, from the EMA (or ``network``)."""
         labels = self.class_cycle(n)
-        return torch.cat([self.sample(min(256, n - i), seed=seed + i,
+        return torch.cat([self.sample(min(256, n - i), seed=seed + i, network=network,
                                       labels=None if labels is None else labels[i:i + 256])
                           for i in range(0, n, 256)])
