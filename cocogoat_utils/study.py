@@ -45,11 +45,12 @@ from torch import nn
 from .augment import augment_dataset, diff_translation, random_flip
 from .bundled import package_data_dirs
 from .checkpoint import atomic_save
-from .data import load_dataset, to_uint8
+from .data import load_dataset, split_last, to_uint8
 from .device_dataset import DeviceImageDataset
 from .degrade import SELECTION_CLASSES, make_selection_task
 from .metrics import QualityMetrics, compare, findings_of, learned
 from .models.dcgan import build_dcgan
+from .models.lstm_gan import Inpainter, match_parameters, parameter_count
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.progan import ProDiscriminator, ProGenerator
 from .models.classifier import ImageClassifier
@@ -61,6 +62,7 @@ from .selection import split_held_out
 from .shipped import load_pretrained
 from .train import (DiffusionTrainConfig, DiffusionTrainer, GANTrainConfig, GANTrainer, ProgressiveTrainer,
                     ShadowEMA, level_plan)
+from .train.inpaint import evaluate_inpainter, mean_colour_l1, train_inpainter
 from .train.classifier import (predict, prediction_spread, pretrain_information_max, pseudo_label,
                                train_classifier)
 from .viz import image_grid
@@ -743,6 +745,64 @@ register(Study(
            "BCE with DiffAugment and an EMA of G; counted in steps (the two generators' steps cost about the same "
            "on a CPU: the record keeps each arm's seconds). The shipped lstm's FD turned between steps 2,000 and "
            "4,000 of its run",
+))
+
+
+# --------------------------------------------------------------------------- 05: the three inpainters
+
+INPAINTERS_SETTINGS = {
+    "data": "05's set: OpenMoji animals, faces and people at 32 px, 10 % held out for scoring (drawn by the seed)",
+    "categories": list(CATEGORIES), "image_size": 32, "features": 12, "hidden": 16, "hole_fraction": 0.25,
+    "batch_size": 16, "lr": 2e-3, "seconds": 180, "arms": ["lstm", "attention", "conv"],
+}
+
+
+def inpainters_seed(ctx: SeedContext, settings: dict | None = None) -> list[dict]:
+    """One seed of 05's recomposition comparison: the LSTM inpainter and the attention and dilated-conv inpainters
+    matched to its parameter count (:func:`~cocogoat_utils.models.lstm_gan.match_parameters`), each trained by
+    :func:`~cocogoat_utils.train.inpaint.train_inpainter` for the same ``seconds`` from the seed (weights, batches and
+    holes), and scored by masked L1 and PSNR on the held-out images' fixed holes. An inpainter learned when its L1 is
+    under the mean-colour fill's."""
+    s = {**INPAINTERS_SETTINGS, **(settings or {})}
+    seconds = ctx.minutes * 60 if ctx.minutes else s["seconds"]
+    images = load_dataset(None, s["image_size"], categories=s["categories"]).images
+    train, test = split_last(images[torch.randperm(len(images), generator=torch.Generator().manual_seed(ctx.seed))], 0.1)
+    floor = mean_colour_l1(train, test)
+    torch.manual_seed(ctx.seed)
+    budget = parameter_count(Inpainter(image_size=s["image_size"], middle="lstm", features=s["features"],
+                                       hidden=s["hidden"]))
+    rows = []
+    for arm in s["arms"]:
+        torch.manual_seed(ctx.seed)
+        if arm == "lstm":
+            model = Inpainter(image_size=s["image_size"], middle="lstm", features=s["features"], hidden=s["hidden"])
+        else:  # attention: 4 heads, so its width is a multiple of 4
+            model = match_parameters(lambda f: Inpainter(image_size=s["image_size"], middle=arm, features=f), budget,
+                                     multiple=4 if arm == "attention" else 2, largest=512)
+        history = train_inpainter(model, train, steps=1_000_000, batch_size=s["batch_size"], lr=s["lr"],
+                                  fraction=s["hole_fraction"], seconds=seconds, device=ctx.device,
+                                  precision=ctx.precision, seed=ctx.seed, progress=ctx.progress)
+        scores = evaluate_inpainter(model, test, fraction=s["hole_fraction"])
+        rows.append({"arm": arm, "l1": scores["l1"], "psnr": scores["psnr"], "mean_colour_l1": floor,
+                     "collapsed": not scores["l1"] < floor, "parameters": parameter_count(model),
+                     "steps": len(history["loss"]), "images_seen": len(history["loss"]) * s["batch_size"],
+                     "seconds": history["seconds"][0]})
+        print(f"  {arm}: L1 {scores['l1']:.4f}, PSNR {scores['psnr']:.2f} dB ({rows[-1]['steps']:,} steps, "
+              f"{parameter_count(model):,} parameters; mean-colour L1 {floor:.4f})", flush=True)
+    return rows
+
+
+register(Study(
+    name="inpainters", notebook="05_Prototype_LSTM",
+    question="Which middle recomposes a hole best — the author's LSTM (rows then columns), self-attention over the "
+             "pixels, or dilated convolutions — at the same parameter count and the same training time?",
+    arms={"lstm": "the LSTM bridge (bidirectional, rows then columns): the author's idea",
+          "attention": "two transformer blocks over the 1,024 pixels, width matched to the LSTM inpainter's size",
+          "conv": "four dilated 3×3 convolutions (dilation 1, 2, 4, 8), width matched likewise"},
+    metric="l1", metric_name="L1 in the hole on held-out images (lower is better)", higher_is_better=False,
+    run_seed=inpainters_seed, settings=INPAINTERS_SETTINGS, seeds=3, minutes=3.0,
+    budget="3 minutes of training per inpainter and seed on one core (equal time: the notebook's comparison), batch "
+           "16; scored on the held-out 10 % with fixed holes. Not yet piloted",
 ))
 
 

@@ -265,6 +265,18 @@ def test_the_ema_warmup_study_scores_both_averages_of_one_run_at_each_length(tmp
     assert [r["fd"] for r in again["rows"][2:]] == pytest.approx([r["fd"] for r in out["rows"][2:]])
 
 
+def test_the_inpainter_study_trains_every_middle_at_one_size_for_the_same_time(tmp_path):
+    torch.set_num_threads(1)
+    ctx = SeedContext(STUDIES["inpainters"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    rows = study.inpainters_seed(ctx, {"seconds": 0.5, "categories": ["faces"], "batch_size": 4})
+    assert [r["arm"] for r in rows] == ["lstm", "attention", "conv"]
+    sizes = [r["parameters"] for r in rows]
+    assert max(sizes) / min(sizes) < 1.05  # matched to the LSTM inpainter's size
+    for r in rows:
+        assert r["steps"] >= 1 and 0 < r["l1"] and r["psnr"] > 0 and r["collapsed"] == (not r["l1"] < r["mean_colour_l1"])
+        assert r["seconds"] >= 0.5
+
+
 def test_the_flow_sampler_study_counts_network_calls_alike_for_both_samplers(tmp_path):
     torch.set_num_threads(1)
     spec = STUDIES["flow-samplers"]
