@@ -219,7 +219,7 @@ def spread(record: dict) -> list[dict]:
             rows.append({**row, "arm": arm, "seeds": len(values), "mean": mean, "sd": sd, "min": min(values),
                          "max": max(values), "learned": sum(not r.get("collapsed") for r in runs),
                          **{k: sum(r.get(k, 0) for r in runs) / len(runs)
-                            for k in ("steps", "images_seen", "seconds")}})
+                            for k in ("steps", "images_seen", "seconds")}, **row})  # a condition named "steps" wins
     return rows
 
 
@@ -304,6 +304,8 @@ def build_record(study: Study, results: dict[int, dict], *, command: str, device
 
 
 def _value(x) -> str:
+    if isinstance(x, float) and x.is_integer():  # a condition such as a step count, kept as a mean
+        x = int(x)
     return f"{x:,.3f}" if isinstance(x, float) else f"{x:,}" if isinstance(x, int) else str(x)
 
 

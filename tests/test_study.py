@@ -53,6 +53,19 @@ def test_a_verdict_line_names_the_outcome_and_both_ranges():
     assert "inconclusive: plain, the baseline, did not learn" in dead
 
 
+def test_a_condition_named_steps_stays_the_condition_in_the_spread_and_the_page():
+    rows = [{"seed": s, "arm": a, "steps": k, "fd": 10.0 + s, "collapsed": False} for s in (0, 1)
+            for a in ("base", "new") for k in (1500, 3000)]
+    record = {"name": "toy", "notebook": "00_test", "question": "?", "arms": {"base": "", "new": ""}, "baseline": "base",
+              "metric": "fd", "metric_name": "FD", "higher_is_better": False, "condition": "steps",
+              "conditions": [1500, 3000], "runs": rows, "budget": "", "seeds_done": [0, 1], "wall_minutes": 1.0,
+              "hardware": "cpu", "precision": "fp32", "torch": "x", "command": "c"}
+    record["spread"], record["verdicts"] = study.spread(record), study.verdicts(record)
+    assert [r["steps"] for r in record["spread"]] == [1500, 1500, 3000, 3000]
+    page = study.record_markdown(record)
+    assert "| 1,500 | base |" in page and "at 1,500 steps:" in page and "1,500.000" not in page
+
+
 def _toy_study(calls):
     def run_seed(ctx: SeedContext):
         calls.append(ctx.seed)
