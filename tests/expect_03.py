@@ -3,7 +3,7 @@
 #: the keys it reports beyond the common ones
 KEYS = {'block_artifact', 'collapsed_levels', 'compared', 'dataset_size', 'fade_in_shows', 'feature_space', 'gp_lambda',
         'image_size', 'levels', 'loss', 'params', 'pixel_norm', 'plan', 'numeric_precision', 'resume_demo', 'shipped',
-        'verdicts'}
+        'study', 'verdicts'}
 
 
 def _levels(summary: dict) -> None:
@@ -48,6 +48,9 @@ def check(summary: dict) -> None:
     demo = summary["resume_demo"]
     assert demo["died_at"] == {"level": 1, "alpha": 0.375} and demo["resumed_step"] == 4 and demo["bit_identical"] is True
     _shipped(summary)
+    # the recorded study: three seeds per arm, a verdict for each part against the recipe
+    assert summary["study"]["name"] == "progan-tricks" and summary["study"]["seeds"] >= 3
+    assert [v.split(" vs ")[0] for v in summary["study"]["verdicts"]] == ["no fade-in", "pixel norm", "no minibatch std"]
 
 
 def check_gpu_shapes(summary: dict) -> None:
