@@ -7,7 +7,7 @@ from notebook_runs import shipped_fits
 KEYS = {'arch', 'best_fd', 'best_step', 'collapse', 'collapse_step', 'collapsed',
         'dataset', 'dataset_size', 'diversity_ratio', 'fd', 'fd_floor_real_halves', 'feature_space',
         'final_d_fake', 'final_d_loss', 'final_d_real', 'final_g_loss', 'hand_step_matches', 'healthy_share_d',
-        'healthy_share_g', 'hires', 'images_seen', 'kid', 'kid_std', 'metric_samples', 'normalisation',
+        'healthy_share_g', 'hires', 'settings_study', 'images_seen', 'kid', 'kid_std', 'metric_samples', 'normalisation',
         'params', 'precision', 'recall', 'sharpness_ratio', 'shipped_fd', 'shipped_shown', 'steps',
         'train_images', 'train_seconds', 'tricks', 'tutorial_runs'}
 
@@ -31,6 +31,10 @@ def _check_common(summary: dict) -> None:
     assert abs(runs["lr_00275_50ep"]["epochs"] - 50 * summary["params"]["epoch_scale"]) < 0.1
     assert summary["shipped_shown"] == shipped_fits("dcgan", "DCGANGenerator", summary["params"]["image_size"])
     assert summary["sharpness_ratio"] > 0
+    study = summary["settings_study"]  # the recorded study of [0, 1] and the tutorial's learning rate, 3 seeds
+    assert study["name"] == "sprite-dcgan-settings" and study["seeds"] >= 3
+    assert [(v["condition"], v["arm"]) for v in study["verdicts"]] == [(k, a) for k in (1500, 3000)
+                                                                       for a in ("unit_range", "tutorial_lr")]
 
 
 def check(summary: dict) -> None:
