@@ -58,7 +58,7 @@ def test_diffusion_sampling_benchmark_smoke(tmp_path):
     assert report["target"] is None  # the target applies to DDPM-1000 against DDIM-50 only
 
 
-def test_study_pilots_write_their_history(tmp_path):
+def test_study_pilots_write_their_history(tmp_path, monkeypatch):
     """A GAN study's pilot scores its arm every few steps; a progressive one scores every level's end and the top."""
     spec = importlib.util.spec_from_file_location("study_pilot", ROOT / "benchmarks" / "study_pilot.py")
     pilot = importlib.util.module_from_spec(spec)
@@ -68,8 +68,18 @@ def test_study_pilots_write_their_history(tmp_path):
     gan = json.loads((tmp_path / "pilot_gan-concepts_g1.json").read_text())
     assert [m["step"] for m in gan["history"]] == [2, 4] and all(m["fd_low"] <= m["fd"] <= m["fd_high"]
                                                                 for m in gan["history"])
+    seen = {}
+
+    def grown_seed(ctx, settings):  # the study's own seed function is tested in test_study; here, what the pilot keeps
+        seen.update(settings)
+        levels = [{"resolution": 4 * 2**k, "seconds": 1.0, "fd": 9.0 - k, "findings": []} for k in range(4)]
+        return {"rows": [{"arm": "recipe", "fd": 5.0, "fd_low": 4.0, "fd_high": 6.0, "precision": 0.5, "recall": 0.4,
+                          "findings": [], "steps": 7, "images_seen": 32 * 7, "seconds": 4.0, "levels": levels}]}
+
+    monkeypatch.setattr(pilot, "progan_tricks_seed", grown_seed)
     assert pilot.main(["progan-tricks", "recipe", "--images-per-phase", "32", "--samples", "80",
                        "--out-dir", str(tmp_path)]) == 0
+    assert seen == {"arms": ["recipe"], "images_per_phase": 32, "samples": 80}
     grown = json.loads((tmp_path / "pilot_progan-tricks_recipe_32.json").read_text())
     assert [m["resolution"] for m in grown["history"]] == [4, 8, 16, 32, "final"]
     assert grown["settings"]["images_per_phase"] == 32 and grown["history"][-1]["images_seen"] == 32 * 7
