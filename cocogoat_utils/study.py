@@ -566,6 +566,18 @@ FD_1000 = {"metric": "fd", "metric_name": "FD (glyph space, 1,000 samples)", "hi
 SCORE_KEYS = ("fd", "fd_low", "fd_high", "precision", "recall", "near_duplicates", "dropped_mass", "findings", "collapsed")
 
 
+def judged_row(quality: QualityMetrics, images: torch.Tensor, arm: str, *, started: float, at: str = "",
+               **row) -> dict:
+    """A generative study's row: ``images`` scored by the judge for ``arm`` (``row``: the condition, steps, images
+    seen …; ``seconds`` since ``started``, scoring included), its line printed: ``"  <arm><at>: FD … [low–high],
+    <findings>"``."""
+    scores = quality.evaluate(images)
+    row = {"arm": arm, **row, **{k: scores[k] for k in SCORE_KEYS}, "seconds": time.time() - started}
+    print(f"  {arm}{at}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], "
+          f"{', '.join(scores['findings']) or 'no findings'} ({row['seconds']:.0f} s)", flush=True)
+    return row
+
+
 def gan_arm_config(s: dict, overrides: dict, *, precision: str, seed: int, **loop) -> GANTrainConfig:
     """A GAN study's :class:`GANTrainConfig` for one arm: the study's settings (``s``: steps, batch, lr, betas, loss,
     EMA, DiffAugment) with the arm's ``overrides``; ``loop`` sets the loop's own options (logging, checkpoints)."""
@@ -594,12 +606,8 @@ def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_im
         for steps in s.get("eval_steps") or [s["steps"]]:  # a study over training lengths scores one run at each
             trainer.fit(steps)  # resumes inside the seed from the arm's checkpoints
             images = trainer.generate(s["samples"], seed=ctx.seed)
-            scores = quality.evaluate(images)
-            rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": trainer.step,
-                         "images_seen": trainer.images_seen, "seconds": time.time() - started})
-            found = ", ".join(scores["findings"]) or "no findings"
-            print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {found} "
-                  f"({trainer.step} steps, {rows[-1]['seconds']:.0f} s)", flush=True)
+            rows.append(judged_row(quality, images, arm, started=started, at=f" after {trainer.step} steps",
+                                   steps=trainer.step, images_seen=trainer.images_seen))
         samples[arm] = images[:32] if images.dtype == torch.uint8 else to_uint8(images[:32])  # generate gives uint8
     return {"rows": rows, "samples": samples}
 
@@ -906,18 +914,15 @@ def progan_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
         started = time.time()
         trainer.fit()  # resumes inside the seed from the levels' checkpoints
         images = trainer.trainer.generate(s["samples"], seed=ctx.seed)
-        scores = quality.evaluate(images)
         levels = [{"resolution": r["resolution"], "seconds": r["seconds"],
                    **({"fd": round(r["metrics"]["fd"], 3), "findings": findings_of(r["metrics"])}
                       if r["metrics"] else {})} for r in trainer.results]
-        rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": sum(r["steps"] for r in trainer.results),
-                     "images_seen": sum(r["images"] for r in trainer.results), "seconds": time.time() - started,
-                     "levels": levels})
+        rows.append(judged_row(quality, images, arm, started=started,
+                               at=" (level ends: " + ", ".join(f"{lv['resolution']}px {lv.get('fd', float('nan')):.1f}"
+                                                               for lv in levels) + ")",
+                               steps=sum(r["steps"] for r in trainer.results),
+                               images_seen=sum(r["images"] for r in trainer.results), levels=levels))
         samples[arm] = images[:32]
-        print(f"  {arm}: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], "
-              f"{', '.join(scores['findings']) or 'no findings'}; by level "
-              + ", ".join(f"{lv['resolution']}px {lv.get('fd', float('nan')):.1f}" for lv in levels)
-              + f" ({rows[-1]['seconds']:.0f} s)", flush=True)
     return {"rows": rows, "samples": samples}
 
 
@@ -969,16 +974,11 @@ def flow_samplers_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
             steps = calls if arm == "euler" else (calls + 1) // 2
             started = time.time()
             images = shipped.generate(s["samples"], seed=ctx.seed, steps=steps, sampler=arm, guidance=s["guidance"])
-            scores = quality.evaluate(images)
-            rows.append({"arm": arm, "calls": calls, "sampler_steps": steps,
-                         "network_calls": steps if arm == "euler" else 2 * steps - 1,
-                         **{k: scores[k] for k in SCORE_KEYS}, "steps": 0, "images_seen": 0,
-                         "seconds": time.time() - started})
+            network_calls = steps if arm == "euler" else 2 * steps - 1
+            rows.append(judged_row(quality, images, arm, started=started, at=f", {network_calls} calls", calls=calls,
+                                   sampler_steps=steps, network_calls=network_calls, steps=0, images_seen=0))
             if calls == max(s["calls"]):
                 samples[arm] = images[:32]
-            print(f"  {arm}, {rows[-1]['network_calls']} calls: FD {scores['fd']:.1f} "
-                  f"[{scores['fd_low']:.1f}–{scores['fd_high']:.1f}], {', '.join(scores['findings']) or 'no findings'} "
-                  f"({rows[-1]['seconds']:.0f} s)", flush=True)
     return {"rows": rows, "samples": samples}
 
 
@@ -1033,12 +1033,9 @@ def ema_warmup_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
         trainer.fit(steps)  # resumes inside the seed from its checkpoints (the shadow average with them)
         for arm, network in (("warmup", trainer.sampler), ("no_warmup", shadow.ema.module)):
             images = trainer.generate(s["samples"], seed=ctx.seed, network=network)
-            scores = quality.evaluate(images)
-            rows.append({"arm": arm, **{k: scores[k] for k in SCORE_KEYS}, "steps": trainer.step,
-                         "images_seen": trainer.images_seen, "seconds": time.time() - started})
+            rows.append(judged_row(quality, images, arm, started=started, at=f" after {trainer.step} steps",
+                                   steps=trainer.step, images_seen=trainer.images_seen))
             samples[arm] = images[:32]
-            print(f"  {arm} after {trainer.step} steps: FD {scores['fd']:.1f} [{scores['fd_low']:.1f}–"
-                  f"{scores['fd_high']:.1f}], {', '.join(scores['findings']) or 'no findings'}", flush=True)
     return {"rows": rows, "samples": samples}
 
 
