@@ -812,7 +812,9 @@ register(Study(
     metric="l1", metric_name="L1 in the hole on held-out images (lower is better)", higher_is_better=False,
     run_seed=inpainters_seed, settings=INPAINTERS_SETTINGS, seeds=3, minutes=3.0,
     budget="3 minutes of training per inpainter and seed on one core (equal time: the notebook's comparison), batch "
-           "16; scored on the held-out 10 % with fixed holes. Not yet piloted",
+           "16; scored on the held-out 10 % with fixed holes. Chosen from 05's cpu run as the pilot: at 30 s each all "
+           "three had learned (L1 0.350, 0.379 and 0.358 against the mean-colour fill's 0.496) and their order was "
+           "within 0.03; six times as long, with three seeds, asks whether that order holds",
 ))
 
 
