@@ -304,8 +304,6 @@ def build_record(study: Study, results: dict[int, dict], *, command: str, device
 
 
 def _value(x) -> str:
-    if isinstance(x, float) and x.is_integer():  # a condition such as a step count, kept as a mean
-        x = int(x)
     return f"{x:,.3f}" if isinstance(x, float) else f"{x:,}" if isinstance(x, int) else str(x)
 
 
