@@ -204,8 +204,7 @@ def pilot(args) -> dict:
 
     OUT.mkdir(parents=True, exist_ok=True)
     real = real_images()
-    classes = sorted(set(real.categories))
-    labels = torch.tensor([classes.index(c) for c in real.categories])
+    classes, labels = real.class_labels()
     quality, space = make_judge(real.images)
     arms = args.arms.split(",")
     record_path = OUT / f"pilot_seed{args.seed}.json"

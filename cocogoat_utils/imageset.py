@@ -57,6 +57,13 @@ class ImageSet:
         if not len(self.names) == len(self.categories) == len(self):
             raise ValueError("one name and one category per image")
 
+    def class_labels(self) -> tuple[list[str], torch.Tensor]:
+        """The categories present, sorted, and each image's index among them (the labels a class-conditional model
+        is trained with)."""
+        classes = sorted(set(self.categories))
+        index = {c: i for i, c in enumerate(classes)}
+        return classes, torch.tensor([index[c] for c in self.categories], dtype=torch.long)
+
     def subset(self, index) -> ImageSet:
         """The images at ``index`` (a list of positions or a boolean mask)."""
         index = torch.as_tensor(index)

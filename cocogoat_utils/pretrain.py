@@ -171,18 +171,29 @@ PROGAN_IMAGES_PER_MINUTE = 800  # images per fade-in and per stabilisation for e
 # 842, 206, 89 and 50 images/s at 4, 8, 16 and 32 px on one core of the development CPU, seven phases take ≈ the minutes
 
 
+PROGAN_TRAINING = {"loss": "wgan", "gp_lambda": 10.0, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.0, 0.99),
+                   "ema_decay": 0.999}  # the progan recipe's loss and optimiser (GANTrainConfig fields)
+
+
+def progan_networks(max_level: int, *, width: int, seed: int, pixel_norm: bool = False,
+                    group_size: int = 4) -> tuple[nn.Module, nn.Module]:
+    """03's pair from ``seed``: the progressive generator and discriminator grown to ``max_level`` (4 px · 2^level);
+    ``pixel_norm`` in G and D's minibatch-std ``group_size`` are the parts 03's study switches."""
+    torch.manual_seed(seed)
+    return (ProGenerator(max_level=max_level, width=width, pixel_norm=pixel_norm),
+            ProDiscriminator(max_level=max_level, width=width, group_size=group_size))
+
+
 @recipe("progan", notebook="03_Cocogoat_ProGAN", model="ProGenerator", minutes=90,
         summary="03's progressive GAN grown 4→8→16→32 px with the fade-in (WGAN-GP, equalised learning rate, "
                 "minibatch std, Adam(0, 0.99) at 1e-3, width 128, batch 32) and an EMA of G; images per phase = 800 × minutes")
 def train_progan(ctx: Context) -> dict:
     real, _ = ctx.dataset()
     max_level = {16: 2, 32: 3, 64: 4, 128: 5}[ctx.image_size]
-    torch.manual_seed(ctx.args.seed)
-    generator = ProGenerator(max_level=max_level, width=128)
-    discriminator = ProDiscriminator(max_level=max_level, width=128)
+    generator, discriminator = progan_networks(max_level, width=128, seed=ctx.args.seed)
     plan = level_plan(max_level, images_per_phase=int(PROGAN_IMAGES_PER_MINUTE * ctx.args.minutes), batch_size=32)
-    config = GANTrainConfig(loss="wgan", gp_lambda=10.0, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema_decay=0.999,
-                            log_every=50, sample_every=None, checkpoint_every=500, **ctx.loop_options())
+    config = GANTrainConfig(**PROGAN_TRAINING, log_every=50, sample_every=None, checkpoint_every=500,
+                            **ctx.loop_options())
     trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device), plan=plan,
                                  config=config, out_dir=ctx.work_dir, quality_images=real.images,
                                  metric_samples=min(1000, ctx.metric_samples),
@@ -260,6 +271,17 @@ def train_lstm_baseline(ctx: Context) -> dict:
     return _lstm_pair(ctx, "baseline")
 
 
+DDPM_TRAINING = {"batch_size": 32, "lr": 2e-4, "warmup": 500, "schedule": "flow", "T": 1000, "prediction": "velocity",
+                 "sampler": "euler", "ema_decay": 0.999, "sample_steps": 50}  # the ddpm recipe (DiffusionTrainConfig)
+
+
+def ddpm_network(image_size: int, num_classes: int, *, seed: int) -> nn.Module:
+    """06's class-conditional UNet (width 32, channels ×1, ×2, ×2, attention at 8 px) from ``seed``."""
+    torch.manual_seed(seed)
+    return UNet(image_size=image_size, width=32, channel_mults=(1, 2, 2), blocks_per_level=1, attention_at=(8,),
+                num_classes=num_classes)
+
+
 @recipe("ddpm", notebook="06_Diffusion", model="UNet", minutes=150,
         summary="06's class-conditional UNet (1.1M, width 32, time and class embeddings, label dropout 0.1 for "
                 "guidance) trained by flow matching (rectified flow: x_t = (1 − t) x0 + t ε, velocity target), batch "
@@ -268,14 +290,10 @@ def train_lstm_baseline(ctx: Context) -> dict:
                 "and zero terminal SNR by benchmarks/diffusion_recipes.py")
 def train_ddpm(ctx: Context) -> dict:
     real, _ = ctx.dataset()
-    classes = sorted(set(real.categories))
-    labels = torch.tensor([classes.index(c) for c in real.categories])
-    torch.manual_seed(ctx.args.seed)
-    model = UNet(image_size=ctx.image_size, width=32, channel_mults=(1, 2, 2), blocks_per_level=1, attention_at=(8,),
-                 num_classes=len(classes))
-    config = DiffusionTrainConfig(steps=None, batch_size=32, lr=2e-4, warmup=500, schedule="flow", T=1000,
-                                  prediction="velocity", sampler="euler", ema_decay=0.999, sample_steps=50,
-                                  log_every=100, sample_every=2000, checkpoint_every=500, **ctx.loop_options())
+    classes, labels = real.class_labels()
+    model = ddpm_network(ctx.image_size, len(classes), seed=ctx.args.seed)
+    config = DiffusionTrainConfig(steps=None, **DDPM_TRAINING, log_every=100, sample_every=2000, checkpoint_every=500,
+                                  **ctx.loop_options())
     tracker = ctx.quality(real.images, every=3000, samples=500)  # 500 Euler-50 samples: two minutes on one core
     trainer = DiffusionTrainer(model, DeviceImageDataset(real.images, ctx.device), config=config, labels=labels,
                                num_classes=len(classes), out_dir=ctx.work_dir, callbacks=[tracker],

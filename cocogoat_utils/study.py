@@ -52,10 +52,9 @@ from .metrics import QualityMetrics, compare, findings_of, learned
 from .models.dcgan import build_dcgan
 from .models.lstm_gan import Inpainter, match_parameters, parameter_count
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
-from .models.progan import ProDiscriminator, ProGenerator
 from .models.classifier import ImageClassifier
-from .models.unet import UNet
-from .pretrain import CATEGORIES, lstm_pair_networks
+from .pretrain import (CATEGORIES, DDPM_TRAINING, PROGAN_TRAINING, ddpm_network, lstm_pair_networks,
+                       progan_networks)
 from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, hardware, home, is_checkout, pick_device,
                       pick_precision, reproduce_command, set_seed)
 from .selection import split_held_out
@@ -876,8 +875,8 @@ register(Study(
 PROGAN_TRICKS_SETTINGS = {
     "data": "03's set (and the progan recipe's): OpenMoji animals, faces and people at 32 px",
     "categories": list(CATEGORIES), "image_size": 32, "max_level": 3, "width": 64, "batch_size": 32,
-    "images_per_phase": 24_000, "lr": 1e-3, "betas": [0.0, 0.99], "loss": "wgan", "gp_lambda": 10.0,
-    "ema_decay": 0.999, "group_size": 4, "samples": 1000,
+    "images_per_phase": 24_000, **PROGAN_TRAINING,
+    "group_size": 4, "samples": 1000,
     "arms": ["recipe", "no_fade", "pixel_norm", "no_mbstd"],
 }
 
@@ -900,13 +899,11 @@ def progan_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     rows, samples = [], {}
     for arm in s["arms"]:
         a = {"fade": True, "pixel_norm": False, "group_size": s["group_size"], **progan_tricks_arms(s)[arm]}
-        torch.manual_seed(ctx.seed)
-        generator = ProGenerator(max_level=s["max_level"], width=s["width"], pixel_norm=a["pixel_norm"])
-        discriminator = ProDiscriminator(max_level=s["max_level"], width=s["width"], group_size=a["group_size"])
+        generator, discriminator = progan_networks(s["max_level"], width=s["width"], seed=ctx.seed,
+                                                   pixel_norm=a["pixel_norm"], group_size=a["group_size"])
         plan = level_plan(s["max_level"], images_per_phase=s["images_per_phase"], batch_size=s["batch_size"],
                           fade=a["fade"])
-        config = GANTrainConfig(loss=s["loss"], gp_lambda=s["gp_lambda"], lr_g=s["lr"], lr_d=s["lr"],
-                                betas=tuple(s["betas"]), ema_decay=s["ema_decay"], log_every=100, sample_every=None,
+        config = GANTrainConfig(**{k: s[k] for k in PROGAN_TRAINING}, log_every=100, sample_every=None,
                                 checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
         trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device, seed=ctx.seed),
                                      plan=plan, config=config, out_dir=ctx.work_dir / arm, quality_images=real.images,
@@ -1000,9 +997,8 @@ register(Study(
 
 EMA_WARMUP_SETTINGS = {
     "data": "06's set (and the ddpm recipe's): OpenMoji animals, faces and people at 32 px, classes for guidance",
-    "categories": list(CATEGORIES), "image_size": 32, "width": 32, "channel_mults": [1, 2, 2], "batch_size": 32,
-    "lr": 2e-4, "lr_warmup": 500, "ema_decay": 0.999, "sample_steps": 50, "eval_steps": [1000, 3000],
-    "samples": 500, "arms": ["warmup", "no_warmup"],
+    "categories": list(CATEGORIES), "image_size": 32, "network": "the ddpm recipe's UNet (pretrain.ddpm_network)",
+    **DDPM_TRAINING, "eval_steps": [1000, 3000], "samples": 500, "arms": ["warmup", "no_warmup"],
 }
 
 
@@ -1013,16 +1009,10 @@ def ema_warmup_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     each of ``eval_steps`` steps, on the same noise."""
     s = {**EMA_WARMUP_SETTINGS, **(settings or {})}
     real = load_dataset(None, s["image_size"], categories=s["categories"])
-    classes = sorted(set(real.categories))
-    labels = torch.tensor([classes.index(c) for c in real.categories])
-    torch.manual_seed(ctx.seed)
-    model = UNet(image_size=s["image_size"], width=s["width"], channel_mults=tuple(s["channel_mults"]),
-                 blocks_per_level=1, attention_at=(8,), num_classes=len(classes))
-    config = DiffusionTrainConfig(steps=max(s["eval_steps"]), batch_size=s["batch_size"], lr=s["lr"],
-                                  warmup=s["lr_warmup"], schedule="flow", T=1000, prediction="velocity",
-                                  sampler="euler", ema_decay=s["ema_decay"], sample_steps=s["sample_steps"],
-                                  log_every=100, sample_every=None, checkpoint_every=500, precision=ctx.precision,
-                                  seed=ctx.seed)
+    classes, labels = real.class_labels()
+    model = ddpm_network(s["image_size"], len(classes), seed=ctx.seed)
+    config = DiffusionTrainConfig(steps=max(s["eval_steps"]), **{k: s[k] for k in DDPM_TRAINING}, log_every=100,
+                                  sample_every=None, checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
     shadow = ShadowEMA(model, s["ema_decay"])
     trainer = DiffusionTrainer(model, DeviceImageDataset(real.images, ctx.device, seed=ctx.seed), config=config,
                                labels=labels, num_classes=len(classes), out_dir=ctx.work_dir, callbacks=[shadow],

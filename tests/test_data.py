@@ -93,6 +93,13 @@ def test_imageset_subset_and_validation(openmoji8):
         ImageSet(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), ["a"], ["c", "c"])
 
 
+def test_imageset_class_labels_index_sorted_categories():
+    images = ImageSet(torch.zeros(4, 3, 4, 4, dtype=torch.uint8), list("abcd"), ["people", "animals", "people", "faces"])
+    classes, labels = images.class_labels()
+    assert classes == ["animals", "faces", "people"]
+    assert labels.tolist() == [2, 0, 2, 1] and labels.dtype == torch.long
+
+
 # --------------------------------------------------------------------------- image folders
 
 SIZE = 16
