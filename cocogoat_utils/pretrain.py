@@ -275,11 +275,14 @@ DDPM_TRAINING = {"batch_size": 32, "lr": 2e-4, "warmup": 500, "schedule": "flow"
                  "sampler": "euler", "ema_decay": 0.999, "sample_steps": 50}  # the ddpm recipe (DiffusionTrainConfig)
 
 
-def ddpm_network(image_size: int, num_classes: int, *, seed: int) -> nn.Module:
-    """06's class-conditional UNet (width 32, channels ×1, ×2, ×2, attention at 8 px) from ``seed``."""
+DDPM_NETWORK = {"width": 32, "channel_mults": (1, 2, 2), "blocks_per_level": 1, "attention_at": (8,)}  # its UNet
+
+
+def ddpm_network(image_size: int, num_classes: int, *, seed: int, **changes) -> nn.Module:
+    """06's class-conditional UNet (:data:`DDPM_NETWORK`, with ``changes``) from ``seed``."""
     torch.manual_seed(seed)
-    return UNet(image_size=image_size, width=32, channel_mults=(1, 2, 2), blocks_per_level=1, attention_at=(8,),
-                num_classes=num_classes)
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DDPM_NETWORK, **changes}.items()}
+    return UNet(image_size=image_size, num_classes=num_classes, **options)
 
 
 @recipe("ddpm", notebook="06_Diffusion", model="UNet", minutes=150,

@@ -53,7 +53,7 @@ from .models.dcgan import build_dcgan
 from .models.lstm_gan import Inpainter, match_parameters, parameter_count
 from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.classifier import ImageClassifier
-from .pretrain import (CATEGORIES, DDPM_TRAINING, PROGAN_TRAINING, ddpm_network, lstm_pair_networks,
+from .pretrain import (CATEGORIES, DDPM_NETWORK, DDPM_TRAINING, PROGAN_TRAINING, ddpm_network, lstm_pair_networks,
                        progan_networks)
 from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, hardware, home, is_checkout, pick_device,
                       pick_precision, reproduce_command, set_seed)
@@ -997,7 +997,7 @@ register(Study(
 
 EMA_WARMUP_SETTINGS = {
     "data": "06's set (and the ddpm recipe's): OpenMoji animals, faces and people at 32 px, classes for guidance",
-    "categories": list(CATEGORIES), "image_size": 32, "network": "the ddpm recipe's UNet (pretrain.ddpm_network)",
+    "categories": list(CATEGORIES), "image_size": 32, "network": DDPM_NETWORK,
     **DDPM_TRAINING, "eval_steps": [1000, 3000], "samples": 500, "arms": ["warmup", "no_warmup"],
 }
 
@@ -1010,7 +1010,7 @@ def ema_warmup_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     s = {**EMA_WARMUP_SETTINGS, **(settings or {})}
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     classes, labels = real.class_labels()
-    model = ddpm_network(s["image_size"], len(classes), seed=ctx.seed)
+    model = ddpm_network(s["image_size"], len(classes), seed=ctx.seed, **s["network"])
     config = DiffusionTrainConfig(steps=max(s["eval_steps"]), **{k: s[k] for k in DDPM_TRAINING}, log_every=100,
                                   sample_every=None, checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
     shadow = ShadowEMA(model, s["ema_decay"])

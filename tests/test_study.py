@@ -267,8 +267,8 @@ def test_the_progan_arms_change_only_what_they_name_from_the_same_weights(tmp_pa
 def test_the_ema_warmup_study_scores_both_averages_of_one_run_at_each_length(tmp_path):
     torch.set_num_threads(1)
     ctx = SeedContext(STUDIES["ema-warmup"], 0, torch.device("cpu"), "fp32", None, tmp_path)
-    tiny = {"eval_steps": [1, 3], "width": 8, "batch_size": 4, "sample_steps": 2, "samples": 70, "lr_warmup": 1,
-            "categories": ["faces"]}
+    tiny = {"eval_steps": [1, 3], "network": {"width": 8}, "batch_size": 4, "sample_steps": 2, "samples": 70,
+            "warmup": 1, "categories": ["faces"]}
     out = study.ema_warmup_seed(ctx, tiny)
     assert [(r["arm"], r["steps"]) for r in out["rows"]] == [("warmup", 1), ("no_warmup", 1), ("warmup", 3),
                                                              ("no_warmup", 3)]
