@@ -44,7 +44,7 @@ from .metrics import QualityMetrics
 from .models import build_network  # noqa: F401  (re-exported: older imports)
 from .models.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan
 from .models.lstm_gan import LSTMGenerator, match_parameters, parameter_count
-from .models.msggan import MSGGenerator, MultiScaleDiscriminator
+from .models.msggan import MSGGenerator, MultiScaleDiscriminator, PerScaleDiscriminators, UNetDiscriminator
 from .models.progan import ProDiscriminator, ProGenerator
 from .models.classifier import ImageClassifier
 from .models.unet import UNet
@@ -219,6 +219,21 @@ def train_progan(ctx: Context) -> dict:
                        "level": generator.level, "alpha": generator.alpha}}
 
 
+MSGGAN_DISCRIMINATORS = {"multi_scale": MultiScaleDiscriminator, "per_scale": PerScaleDiscriminators,
+                         "unet": UNetDiscriminator}
+
+
+def msggan_networks(image_size: int, *, seed: int, g_width: int = 128, d_width: int = 32, residual: bool = False,
+                    batch_norm: bool = True, discriminator: str = "multi_scale",
+                    dropout: float = 0.0) -> tuple[nn.Module, nn.Module]:
+    """04's pair from ``seed``: the multi-scale generator and MSG-GAN's multi-scale discriminator at the msggan
+    recipe's widths; the tips (``residual`` blocks, no ``batch_norm`` in G, ``dropout`` in D) and the other
+    discriminators (``"per_scale"``, ``"unet"``) are 04's switches."""
+    torch.manual_seed(seed)
+    return (MSGGenerator(image_size=image_size, width=g_width, residual=residual, batch_norm=batch_norm),
+            MSGGAN_DISCRIMINATORS[discriminator](image_size=image_size, width=d_width, dropout=dropout))
+
+
 @recipe("msggan", notebook="04_Optimized_Cocogoat", model="MSGGenerator", minutes=90,
         summary="04's multi-scale generator (every scale from one forward pass) against MSG-GAN's multi-scale "
                 "discriminator, BCE with Adam(0.5, 0.9), DiffAugment on every scale and an EMA of G. The first "
@@ -226,9 +241,7 @@ def train_progan(ctx: Context) -> dict:
                 "the change was chosen by benchmarks/msggan_mend.py")
 def train_msggan(ctx: Context) -> dict:
     real, _ = ctx.dataset()
-    torch.manual_seed(ctx.args.seed)
-    generator = MSGGenerator(image_size=ctx.image_size, width=128)
-    discriminator = MultiScaleDiscriminator(image_size=ctx.image_size, width=32)
+    generator, discriminator = msggan_networks(ctx.image_size, seed=ctx.args.seed)
     config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9), loss="bce",
                             ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
                             sample_every=1000, checkpoint_every=None, **ctx.loop_options())

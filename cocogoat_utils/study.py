@@ -51,10 +51,9 @@ from .degrade import SELECTION_CLASSES, make_selection_task
 from .metrics import QualityMetrics, compare, findings_of, learned
 from .models.dcgan import build_dcgan
 from .models.lstm_gan import Inpainter, match_parameters, parameter_count
-from .models.msggan import MSGGenerator, MultiScaleDiscriminator
 from .models.classifier import ImageClassifier
 from .pretrain import (CATEGORIES, DDPM_NETWORK, DDPM_TRAINING, PROGAN_TRAINING, ddpm_network, lstm_pair_networks,
-                       progan_networks)
+                       msggan_networks, progan_networks)
 from .runtime import (PACKAGE_DIR, add_hardware_arguments, apply_threads, hardware, home, is_checkout, pick_device,
                       pick_precision, reproduce_command, set_seed)
 from .selection import split_held_out
@@ -584,23 +583,47 @@ def gan_arm_config(s: dict, overrides: dict, *, precision: str, seed: int, **loo
                              "checkpoint_every": 500, "precision": precision, "seed": seed, **loop, **overrides})
 
 
+def borrow_run(target: Path, source: Path, steps: int) -> bool:
+    """Copy a finished run — its ``config.json`` and its checkpoint at ``steps`` — from another study's work folder
+    into an arm's empty one, so that an arm identical to another study's (the same recipe, seed and budget) is scored
+    without being trained again. Resuming it checks the copied ``config.json`` against the arm's own settings and
+    networks and refuses a run that differs. Returns whether it copied."""
+    final = source / f"step_{steps:08d}.pt"
+    if any(target.glob("step_*.pt")) or not final.is_file() or not (source / "config.json").is_file():
+        return False
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "config.json", target / "config.json")
+    shutil.copy2(final, target / final.name)
+    print(f"  {target.name}: the finished run of {source} ({steps:,} steps), not trained again", flush=True)
+    return True
+
+
+def study_run_folder(ctx: SeedContext, study_name: str, arm: str) -> Path:
+    """Where the study ``study_name`` keeps this seed's run of ``arm`` when its work folder sits beside this one's."""
+    return ctx.work_dir.parent.parent / study_name / ctx.work_dir.name / arm
+
+
 def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor, real_images: torch.Tensor,
-                  arms: dict[str, dict], networks: Callable[[str], tuple]) -> dict:
+                  arms: dict[str, dict], networks: Callable[[str], tuple], *,
+                  borrow: dict[str, Path] | None = None) -> dict:
     """One seed of a GAN study: for each arm, ``networks(arm)`` (built from the seed, so every arm starts from the
     same weights where the arms share a network), the study's :class:`GANTrainConfig` (``s``: batch, lr, betas,
-    loss, EMA, DiffAugment, ``steps``) with the arm's overrides, the same data order; trained for ``s["steps"]``
-    steps (resuming inside the seed from the arm's checkpoints) and scored by the judge on ``s["samples"]`` images
-    from the same noise against ``real_images``. Returns the rows and 32 samples per arm."""
+    loss, EMA, DiffAugment, ``steps``) with the arm's overrides (``steps`` and ``batch_size`` among them), the same
+    data order; trained for its steps (resuming inside the seed from the arm's checkpoints) and scored by the judge
+    on ``s["samples"]`` images from the same noise against ``real_images``. ``borrow``: arm → another study's
+    finished run of the same arm (:func:`borrow_run`). Returns the rows and 32 samples per arm."""
     quality = QualityMetrics(real_images, device=ctx.device)
     rows, samples = [], {}
     for arm in s["arms"]:
         torch.manual_seed(ctx.seed)
         generator, discriminator = networks(arm)
         config = gan_arm_config(s, arms.get(arm, {}), precision=ctx.precision, seed=ctx.seed)
+        if arm in (borrow or {}):
+            borrow_run(ctx.work_dir / arm, borrow[arm], config.steps)
         trainer = GANTrainer(generator, discriminator, DeviceImageDataset(train_images, ctx.device, seed=ctx.seed),
                              config=config, out_dir=ctx.work_dir / arm, progress=ctx.progress)
         started = time.time()
-        for steps in s.get("eval_steps") or [s["steps"]]:  # a study over training lengths scores one run at each
+        for steps in s.get("eval_steps") or [config.steps]:  # a study over training lengths scores one run at each
             trainer.fit(steps)  # resumes inside the seed from the arm's checkpoints
             images = trainer.generate(s["samples"], seed=ctx.seed)
             rows.append(judged_row(quality, images, arm, started=started, at=f" after {trainer.step} steps",
@@ -698,8 +721,8 @@ def msggan_losses_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     arms = {"bce": {"loss": "bce"}, "rasgan": {"loss": "rasgan"}, "rahinge": {"loss": "rahinge"}}
     return gan_arms_seed(ctx, s, real.images, real.images, arms,
-                         lambda arm: (MSGGenerator(image_size=s["image_size"], width=s["g_width"]),
-                                      MultiScaleDiscriminator(image_size=s["image_size"], width=s["d_width"])))
+                         lambda arm: msggan_networks(s["image_size"], seed=ctx.seed, g_width=s["g_width"],
+                                                     d_width=s["d_width"]))
 
 
 register(Study(
@@ -716,6 +739,153 @@ register(Study(
            "4,000",
     pilot={"script": "benchmarks/msggan_mend.py", "arm": "bce-0.9", "fd_by_step": {"2500": 23.5, "3000": 18.9,
                                                                                    "4000": 12.5}},
+))
+
+
+MSGGAN_RECIPE_RUN = ("msggan-losses", "bce")  # the study that already ran the msggan recipe at these settings
+
+
+def msggan_parts_arms(s: dict) -> dict[str, dict]:
+    """04's switches of the msggan recipe's networks (:func:`~cocogoat_utils.pretrain.msggan_networks`) by arm."""
+    return {"recipe": {}, "residual_g": {"residual": True}, "no_bn_g": {"batch_norm": False},
+            "d_dropout": {"dropout": s.get("d_dropout", 0.0)}, "multi_scale": {}, "per_scale": {"discriminator": "per_scale"},
+            "unet": {"discriminator": "unet"}}
+
+
+def msggan_parts_seed(ctx: SeedContext, s: dict, arms: dict[str, dict] | None = None) -> dict:
+    """One seed of a 04 study on the shipped msggan recipe (as ``msggan-losses``' BCE arm): each arm changes the
+    networks (:func:`msggan_parts_arms`) or the training config (``arms``: overrides); the baseline arm is the
+    ``msggan-losses`` study's finished BCE run of this seed where it lies beside this study's work folder (the same
+    networks, settings, seed and data order: :func:`borrow_run` checks), else it is trained."""
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    switches = msggan_parts_arms(s)
+    return gan_arms_seed(ctx, s, real.images, real.images, arms or {},
+                         lambda arm: msggan_networks(s["image_size"], seed=ctx.seed, g_width=s["g_width"],
+                                                     d_width=s["d_width"], **switches.get(arm, {})),
+                         borrow={s["arms"][0]: study_run_folder(ctx, *MSGGAN_RECIPE_RUN)})
+
+
+MSGGAN_TIPS_SETTINGS = {**MSGGAN_LOSSES_SETTINGS, "d_dropout": 0.2,
+                        "arms": ["recipe", "residual_g", "no_bn_g", "d_dropout"]}
+
+
+def msggan_tips_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 04's tips, each alone against the recipe."""
+    return msggan_parts_seed(ctx, {**MSGGAN_TIPS_SETTINGS, **(settings or {})})
+
+
+register(Study(
+    name="msggan-tips", notebook="04_Optimized_Cocogoat",
+    question="Does each of the author's tips — residual generator blocks, no batch norm in the generator, dropout in "
+             "the discriminator — on its own give the multi-scale GAN a lower FD than the shipped recipe without it?",
+    arms={"recipe": "the shipped msggan recipe (BCE, Adam(0.5, 0.9), batch norm in G, no residual blocks, no dropout)",
+          "residual_g": "residual generator blocks: a 1×1 skip around each block's two convolutions (He et al. 2016)",
+          "no_bn_g": "no batch norm in the generator (the author, after ESRGAN: batch norm adds artefacts)",
+          "d_dropout": "dropout 0.2 after each block of the discriminator"},
+    **FD_1000,
+    run_seed=msggan_tips_seed, settings=MSGGAN_TIPS_SETTINGS, seeds=3,
+    budget="3,000 steps at batch 64 per arm and seed (192,000 images), counted in steps — msggan-losses' budget, at "
+           "which the recipe learned in every seed (FD 18.6–19.7, no findings); the recipe arm is that study's BCE run "
+           "of each seed, scored again, not trained again",
+))
+
+
+MSGGAN_DISCRIMINATORS_SETTINGS = {**MSGGAN_LOSSES_SETTINGS, "arms": ["multi_scale", "per_scale", "unet"]}
+
+
+def msggan_discriminators_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 04's discriminators, each against the recipe's generator."""
+    return msggan_parts_seed(ctx, {**MSGGAN_DISCRIMINATORS_SETTINGS, **(settings or {})})
+
+
+register(Study(
+    name="msggan-discriminators", notebook="04_Optimized_Cocogoat",
+    question="Does one discriminator per scale (the seed's) or a U-Net discriminator (the author's pick, after "
+             "Real-ESRGAN) give the multi-scale generator a lower FD than MSG-GAN's one discriminator for all scales?",
+    arms={"multi_scale": "the shipped recipe: MSG-GAN's discriminator, each scale entering at the block of its size",
+          "per_scale": "one small strided-conv discriminator per scale, their logits averaged (the seed's)",
+          "unet": "a U-Net discriminator with spectral norm, one logit per pixel (Real-ESRGAN's D), each smaller "
+                  "scale entering its encoder at its size"},
+    **FD_1000,
+    run_seed=msggan_discriminators_seed, settings=MSGGAN_DISCRIMINATORS_SETTINGS, seeds=3,
+    budget="3,000 steps at batch 64 per arm and seed (192,000 images), counted in steps — msggan-losses' budget, at "
+           "which the recipe learned in every seed; the multi_scale arm is that study's BCE run of each seed, scored "
+           "again, not trained again. The discriminators' widths are the recipe's (32), so their sizes differ",
+))
+
+
+MSGGAN_BATCH_SETTINGS = {**MSGGAN_LOSSES_SETTINGS, "images": 192_000, "batch_sizes": [64, 16, 256],
+                         "arms": ["batch_64", "batch_16", "batch_256"]}
+
+
+def msggan_batch_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 04's batch sizes: the recipe at each batch size for the same number of images (so a bigger batch
+    takes fewer, less noisy steps), the learning rate unchanged."""
+    s = {**MSGGAN_BATCH_SETTINGS, **(settings or {})}
+    return msggan_parts_seed(ctx, s, {f"batch_{b}": {"batch_size": b, "steps": s["images"] // b}
+                                      for b in s["batch_sizes"]})
+
+
+register(Study(
+    name="msggan-batch", notebook="04_Optimized_Cocogoat",
+    question="\"The bigger the batch, the better\": at the same number of images seen, does batch 256 (or 16) give the "
+             "multi-scale GAN a lower FD than the recipe's 64?",
+    arms={"batch_64": "the shipped recipe: batch 64, 3,000 steps",
+          "batch_16": "batch 16, 12,000 steps", "batch_256": "batch 256, 750 steps"},
+    **FD_1000,
+    run_seed=msggan_batch_seed, settings=MSGGAN_BATCH_SETTINGS, seeds=3,
+    budget="192,000 images per arm and seed (msggan-losses' budget at batch 64, where the recipe learned in every "
+           "seed), the learning rate 2e-4 at every batch size; the batch_64 arm is that study's BCE run of each seed, "
+           "scored again. BigGAN's gain from bigger batches was at equal steps, i.e. with more images",
+))
+
+
+PROGRESSIVE_SETTINGS = {
+    "data": "04's set (and 03's): OpenMoji animals, faces and people at 32 px",
+    "categories": list(CATEGORIES), "image_size": 32, "samples": 1000,
+    "msggan": {k: v for k, v in MSGGAN_LOSSES_SETTINGS.items() if k not in ("data", "categories", "arms")},
+    "progan": {"max_level": 3, "width": 128, "batch_size": 32, **PROGAN_TRAINING},
+    "images": 192_000, "time_images_per_phase": 22_800,
+    "arms": ["msggan", "progan_images", "progan_time"],
+}
+
+
+def progressive_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
+    """One seed of 04's central comparison: the msggan recipe (every scale from one generator; ``msggan-losses``'
+    BCE run of the seed where it lies beside this study) against the progan recipe grown 4→32 px at its own width,
+    once on as many images and once on as many images as it trains in the msggan run's time."""
+    s = {**PROGRESSIVE_SETTINGS, **(settings or {})}
+    real = load_dataset(None, s["image_size"], categories=s["categories"])
+    msg = {**s["msggan"], "image_size": s["image_size"], "categories": s["categories"], "samples": s["samples"],
+           "arms": ["msggan"]}
+    out = msggan_parts_seed(ctx, msg)
+    quality = QualityMetrics(real.images, device=ctx.device)
+    pro = {**s["progan"], "samples": s["samples"]}
+    phases = 1 + 2 * pro["max_level"]  # 4 px stabilises; every later level fades in and stabilises
+    for arm, per_phase in (("progan_images", s["images"] // phases), ("progan_time", s["time_images_per_phase"])):
+        row, images = progan_arm(ctx, pro, arm, real.images, quality, images_per_phase=per_phase)
+        out["rows"].append(row)
+        out["samples"][arm] = images[:32]
+    return out
+
+
+register(Study(
+    name="progressive-vs-multiscale", notebook="04_Optimized_Cocogoat",
+    question="The author's central claim: does generating every scale at once (MSG-GAN) reach a lower FD at 32 px, "
+             "with fewer collapses, than growing the networks (ProGAN) — on as many images, and in as much time?",
+    arms={"msggan": "the shipped msggan recipe: 3,000 steps at batch 64 (192,000 images)",
+          "progan_images": "the shipped progan recipe (width 128, WGAN-GP, fade-in, batch 32) grown 4→32 px on as many "
+                           "images: 27,428 per fade-in and per stabilisation",
+          "progan_time": "the same on as many images as it trains in the msggan arm's time on one core: 22,800 per "
+                         "phase (159,600)"},
+    **FD_1000,
+    run_seed=progressive_seed, settings=PROGRESSIVE_SETTINGS, seeds=3,
+    budget="192,000 images (msggan-losses' budget, at which the msggan recipe learned in every seed; its arm is that "
+           "study's BCE run of each seed, scored again). The equal-time budget is counted in images so that a shared "
+           "core does not change it: the msggan run took 1,010 s on a free core of this Intel Xeon (msggan-losses, "
+           "seed 0, scoring included), and the shipped progan trained 72,000 images per phase in 3,159 s on the same "
+           "kind of core (43.9 ms per image of a phase), so 1,000 s buys 22,800 images per phase; each progan row "
+           "keeps its own training seconds",
 ))
 
 
@@ -888,37 +1058,46 @@ def progan_tricks_arms(s: dict) -> dict[str, dict]:
     return {"recipe": {}, "no_fade": {"fade": False}, "pixel_norm": {"pixel_norm": True}, "no_mbstd": {"group_size": 1}}
 
 
+def progan_arm(ctx: SeedContext, s: dict, arm: str, real: torch.Tensor, quality: QualityMetrics, *,
+               images_per_phase: int, fade: bool = True, pixel_norm: bool = False, group_size: int = 4) -> tuple:
+    """One run of the progan recipe (WGAN-GP, equalised learning rate, Adam(0, 0.99) at 1e-3, an EMA of G) grown
+    4 px → ``s["max_level"]`` at ``s["width"]`` from the seed, in ``ctx.work_dir / arm`` (resuming from its levels'
+    checkpoints); each level's end judged against the reals pooled to its size, the top level on ``s["samples"]``
+    images from the same noise. Returns its row and its top level's images."""
+    generator, discriminator = progan_networks(s["max_level"], width=s["width"], seed=ctx.seed,
+                                               pixel_norm=pixel_norm, group_size=group_size)
+    plan = level_plan(s["max_level"], images_per_phase=images_per_phase, batch_size=s["batch_size"], fade=fade)
+    config = GANTrainConfig(**{k: s[k] for k in PROGAN_TRAINING}, log_every=100, sample_every=None,
+                            checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
+    trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real, ctx.device, seed=ctx.seed),
+                                 plan=plan, config=config, out_dir=ctx.work_dir / arm, quality_images=real,
+                                 metric_samples=s["samples"], progress=ctx.progress)
+    started = time.time()
+    trainer.fit()
+    images = trainer.trainer.generate(s["samples"], seed=ctx.seed)
+    levels = [{"resolution": r["resolution"], "seconds": r["seconds"],
+               **({"fd": round(r["metrics"]["fd"], 3), "findings": findings_of(r["metrics"])} if r["metrics"] else {})}
+              for r in trainer.results]
+    row = judged_row(quality, images, arm, started=started,
+                     at=" (level ends: " + ", ".join(f"{lv['resolution']}px {lv.get('fd', float('nan')):.1f}"
+                                                     for lv in levels) + ")",
+                     steps=sum(r["steps"] for r in trainer.results),
+                     images_seen=sum(r["images"] for r in trainer.results),
+                     train_seconds=round(sum(r["seconds"] for r in trainer.results), 1), levels=levels)
+    return row, images
+
+
 def progan_tricks_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
-    """One seed of 03's comparison: the progan recipe (WGAN-GP, equalised learning rate, Adam(0, 0.99) at 1e-3, an
-    EMA of G) grown 4→8→16→32 px, with one of its parts changed per arm; every arm from the same initial weights and
-    data order. Each level's end is judged against the reals pooled to its size (kept in the row); the top level on
-    ``samples`` images from the same noise."""
+    """One seed of 03's comparison: the progan recipe (:func:`progan_arm`) with one of its parts changed per arm;
+    every arm from the same initial weights and data order."""
     s = {**PROGAN_TRICKS_SETTINGS, **(settings or {})}
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     quality = QualityMetrics(real.images, device=ctx.device)
     rows, samples = [], {}
     for arm in s["arms"]:
         a = {"fade": True, "pixel_norm": False, "group_size": s["group_size"], **progan_tricks_arms(s)[arm]}
-        generator, discriminator = progan_networks(s["max_level"], width=s["width"], seed=ctx.seed,
-                                                   pixel_norm=a["pixel_norm"], group_size=a["group_size"])
-        plan = level_plan(s["max_level"], images_per_phase=s["images_per_phase"], batch_size=s["batch_size"],
-                          fade=a["fade"])
-        config = GANTrainConfig(**{k: s[k] for k in PROGAN_TRAINING}, log_every=100, sample_every=None,
-                                checkpoint_every=500, precision=ctx.precision, seed=ctx.seed)
-        trainer = ProgressiveTrainer(generator, discriminator, DeviceImageDataset(real.images, ctx.device, seed=ctx.seed),
-                                     plan=plan, config=config, out_dir=ctx.work_dir / arm, quality_images=real.images,
-                                     metric_samples=s["samples"], progress=ctx.progress)
-        started = time.time()
-        trainer.fit()  # resumes inside the seed from the levels' checkpoints
-        images = trainer.trainer.generate(s["samples"], seed=ctx.seed)
-        levels = [{"resolution": r["resolution"], "seconds": r["seconds"],
-                   **({"fd": round(r["metrics"]["fd"], 3), "findings": findings_of(r["metrics"])}
-                      if r["metrics"] else {})} for r in trainer.results]
-        rows.append(judged_row(quality, images, arm, started=started,
-                               at=" (level ends: " + ", ".join(f"{lv['resolution']}px {lv.get('fd', float('nan')):.1f}"
-                                                               for lv in levels) + ")",
-                               steps=sum(r["steps"] for r in trainer.results),
-                               images_seen=sum(r["images"] for r in trainer.results), levels=levels))
+        row, images = progan_arm(ctx, s, arm, real.images, quality, images_per_phase=s["images_per_phase"], **a)
+        rows.append(row)
         samples[arm] = images[:32]
     return {"rows": rows, "samples": samples}
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cocogoat_utils import study
+from cocogoat_utils.checkpoint import ConfigMismatch
 from cocogoat_utils.study import (STUDIES, SeedContext, Study, accuracy_row, build_record, judge, main, spread,
                                   verdicts, wilson_interval)
 
@@ -299,3 +300,60 @@ def test_the_flow_sampler_study_counts_network_calls_alike_for_both_samplers(tmp
     assert by_arm["euler"]["network_calls"] == 3 and by_arm["heun"]["network_calls"] == 3  # Heun: 2 steps, 3 calls
     assert by_arm["euler"]["fd"] != by_arm["heun"]["fd"]
     assert set(out["samples"]) == {"euler", "heun"}
+
+
+MSG_TINY = {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80, "categories": ["faces"]}
+
+
+def test_the_msggan_parts_reuse_the_losses_studys_recipe_run_and_change_only_what_they_name(tmp_path, monkeypatch,
+                                                                                             capsys):
+    torch.set_num_threads(1)
+    losses = study.msggan_losses_seed(SeedContext(STUDIES["msggan-losses"], 0, torch.device("cpu"), "fp32", None,
+                                                  tmp_path / "msggan-losses" / "seed_0"), MSG_TINY)
+    built = {}
+
+    class Recorder(study.GANTrainer):
+        def __init__(self, generator, discriminator, data, *, config, **kwargs):
+            built[kwargs["out_dir"].name] = (generator, discriminator, config)
+            super().__init__(generator, discriminator, data, config=config, **kwargs)
+
+    monkeypatch.setattr(study, "GANTrainer", Recorder)
+    ctx = SeedContext(STUDIES["msggan-tips"], 0, torch.device("cpu"), "fp32", None, tmp_path / "msggan-tips" / "seed_0")
+    tips = study.msggan_tips_seed(ctx, MSG_TINY)
+    assert "recipe: the finished run of" in capsys.readouterr().out
+    assert [r["arm"] for r in tips["rows"]] == list(STUDIES["msggan-tips"].arms)
+    assert tips["rows"][0]["fd"] == pytest.approx(losses["rows"][0]["fd"])  # the same run, scored again
+    g, d, config = built["recipe"]
+    assert built["residual_g"][0].config == {**g.config, "residual": True}
+    assert built["no_bn_g"][0].config == {**g.config, "batch_norm": False}
+    assert built["d_dropout"][1].config == {**d.config, "dropout": 0.2} and built["d_dropout"][0].config == g.config
+    assert all(c.__dict__ == config.__dict__ for _, _, c in built.values())
+    # a borrowed run trained with other settings is refused, not scored as this arm
+    other = SeedContext(STUDIES["msggan-discriminators"], 0, torch.device("cpu"), "fp32", None,
+                        tmp_path / "msggan-discriminators" / "seed_0")
+    with pytest.raises(ConfigMismatch, match="other settings"):
+        study.msggan_discriminators_seed(other, {**MSG_TINY, "lr": 1e-3})
+
+
+def test_the_batch_study_sees_as_many_images_at_every_batch_size(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    ctx = SeedContext(STUDIES["msggan-batch"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.msggan_batch_seed(ctx, {**MSG_TINY, "images": 16, "batch_sizes": [8, 4, 16],
+                                        "arms": ["batch_8", "batch_4", "batch_16"]})
+    assert [(r["arm"], r["steps"], r["images_seen"]) for r in out["rows"]] == [("batch_8", 2, 16), ("batch_4", 4, 16),
+                                                                                ("batch_16", 1, 16)]
+
+
+def test_progressive_vs_multiscale_runs_both_recipes_on_the_images_it_names(tmp_path):
+    torch.set_num_threads(1)
+    ctx = SeedContext(STUDIES["progressive-vs-multiscale"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.progressive_seed(ctx, {"image_size": 16, "samples": 70, "categories": ["faces"],
+                                       "msggan": {**study.PROGRESSIVE_SETTINGS["msggan"], **MSG_TINY},
+                                       "progan": {**study.PROGRESSIVE_SETTINGS["progan"], "max_level": 2, "width": 8,
+                                                  "batch_size": 4},
+                                       "images": 20, "time_images_per_phase": 8})
+    rows = {r["arm"]: r for r in out["rows"]}
+    assert list(rows) == list(STUDIES["progressive-vs-multiscale"].arms)
+    assert rows["msggan"]["images_seen"] == 16
+    assert rows["progan_images"]["images_seen"] == 20 and rows["progan_time"]["images_seen"] == 40  # 5 phases
+    assert all(s.shape[-1] == 16 and s.dtype == torch.uint8 for s in out["samples"].values())
