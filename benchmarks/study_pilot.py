@@ -12,6 +12,10 @@ the history holds the judge's score at the end of every level (against the reals
 level's score on ``--samples`` images.
 
     taskset -c 1 python benchmarks/study_pilot.py progan-tricks recipe --images-per-phase 12000
+
+``--image-size`` and ``--categories`` pilot a GAN study's recipe on other data — a notebook's live run, for one:
+
+    taskset -c 1 python benchmarks/study_pilot.py msggan-losses bce --image-size 16 --steps 2000 --every 250 --tag _16px
 """
 
 from __future__ import annotations
@@ -35,18 +39,27 @@ from cocogoat_utils.data import load_dataset  # noqa: E402
 from cocogoat_utils.device_dataset import DeviceImageDataset  # noqa: E402
 from cocogoat_utils.metrics import QualityMetrics  # noqa: E402
 from cocogoat_utils.runtime import hardware, pick_precision  # noqa: E402
-from cocogoat_utils.study import (GAN_CONCEPTS_SETTINGS, STUDIES, SeedContext, gan_arm_config,  # noqa: E402
-                                  gan_concepts_arms, gan_concepts_networks, progan_tricks_seed)
+from cocogoat_utils.pretrain import msggan_networks  # noqa: E402
+from cocogoat_utils.study import (GAN_CONCEPTS_SETTINGS, MSGGAN_LOSSES_SETTINGS, STUDIES, SeedContext,  # noqa: E402
+                                  gan_arm_config, gan_concepts_arms, gan_concepts_networks, progan_tricks_seed)
 from cocogoat_utils.train import GANTrainer, QualityTracker  # noqa: E402
 
 
-def gan_concepts(arm: str) -> tuple[dict, dict, tuple]:
-    """00's study: its settings, the arm's overrides of the training config, and the networks (the study's own)."""
-    s = GAN_CONCEPTS_SETTINGS
+def gan_concepts(arm: str, changes: dict) -> tuple[dict, dict, tuple]:
+    """00's study: its settings (with ``changes``), the arm's overrides of the training config, and the networks (the
+    study's own)."""
+    s = {**GAN_CONCEPTS_SETTINGS, **changes}
     return s, gan_concepts_arms(s)[arm], gan_concepts_networks(s)
 
 
-PILOTS = {"gan-concepts": gan_concepts, "progan-tricks": None}
+def msggan_losses(arm: str, changes: dict) -> tuple[dict, dict, tuple]:
+    """04's msggan recipe (the arm names its loss), at another size or on fewer categories with ``changes`` — e.g.
+    the pilot of a live run that learns in a notebook's cpu minutes."""
+    s = {**MSGGAN_LOSSES_SETTINGS, **changes}
+    return s, {"loss": arm}, msggan_networks(s["image_size"], seed=0, g_width=s["g_width"], d_width=s["d_width"])
+
+
+PILOTS = {"gan-concepts": gan_concepts, "msggan-losses": msggan_losses, "progan-tricks": None}
 
 
 def progressive_pilot(args) -> tuple[dict, list[dict]]:
@@ -72,6 +85,9 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=500)
     p.add_argument("--images-per-phase", type=int, default=12_000, help="a progressive study's budget")
     p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--image-size", type=int, default=None, help="another size than the study's (a GAN study)")
+    p.add_argument("--categories", default=None, help="comma-separated categories instead of the study's")
+    p.add_argument("--tag", default="", help="added to the result's file name")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
@@ -82,8 +98,10 @@ def main(argv=None) -> int:
         s, history = progressive_pilot(args)
         for m in history:
             print(f"{m['resolution']}: FD {m['fd']:.1f}; findings: {', '.join(m['findings'] or []) or 'none'}", flush=True)
-        return write(args, argv, s, history, started, suffix=f"_{args.images_per_phase}")
-    s, overrides, (generator, discriminator) = PILOTS[args.study](args.arm)
+        return write(args, argv, s, history, started, suffix=f"_{args.images_per_phase}{args.tag}")
+    changes = {**({"image_size": args.image_size} if args.image_size else {}),
+               **({"categories": args.categories.split(",")} if args.categories else {})}
+    s, overrides, (generator, discriminator) = PILOTS[args.study](args.arm, changes)
     real = load_dataset(None, s["image_size"], categories=s["categories"])
     config = gan_arm_config({**s, "steps": args.steps}, overrides, precision="auto", seed=0, checkpoint_every=None)
     tracker = QualityTracker(QualityMetrics(real.images), every=args.every, samples=args.samples, keep_best=False)
@@ -95,7 +113,7 @@ def main(argv=None) -> int:
     for m in history:
         print(f"step {m['step']:>6,}: FD {m['fd']:.1f}, precision {m['precision']:.2f}, recall {m['recall']:.2f}; "
               f"findings: {', '.join(m['findings']) or 'none'}", flush=True)
-    return write(args, argv, s, history, started)
+    return write(args, argv, s, history, started, suffix=args.tag)
 
 
 def write(args, argv, s: dict, history: list[dict], started: float, suffix: str = "") -> int:

@@ -68,6 +68,11 @@ def test_study_pilots_write_their_history(tmp_path, monkeypatch):
     gan = json.loads((tmp_path / "pilot_gan-concepts_g1.json").read_text())
     assert [m["step"] for m in gan["history"]] == [2, 4] and all(m["fd_low"] <= m["fd"] <= m["fd_high"]
                                                                 for m in gan["history"])
+    assert pilot.main(["msggan-losses", "bce", "--steps", "2", "--every", "2", "--samples", "80", "--image-size", "16",
+                       "--categories", "faces", "--tag", "_16px", "--out-dir", str(tmp_path)]) == 0
+    small = json.loads((tmp_path / "pilot_msggan-losses_bce_16px.json").read_text())
+    assert small["settings"]["image_size"] == 16 and small["settings"]["categories"] == ["faces"]
+    assert [m["step"] for m in small["history"]] == [2]
     seen = {}
 
     def grown_seed(ctx, settings):  # the study's own seed function is tested in test_study; here, what the pilot keeps
