@@ -158,5 +158,5 @@ def verdict(a: dict, b: dict, *, key: str = "fd", lower_is_better: bool = True, 
         return head + "no clear difference (the intervals overlap)"
     if judged["outcome"] == "collapse":
         faults = ", ".join(f for f in judged["b"]["faults"] if f in NOT_LEARNED) or "collapsed"
-        return head + f"{a['run']}: {b['run']} did not learn ({faults})"
+        return head + f"{a['run']} ahead: {b['run']} did not learn ({faults})"
     return head + f"inconclusive ({a['run']}, the baseline, has not learned: nothing is decided against it)"

@@ -185,14 +185,16 @@ def verdicts(record: dict) -> list[dict]:
     return [judge(record, arm, condition=c) for c in conditions for arm in record["arms"] if arm != record["baseline"]]
 
 
-def verdict_line(v: dict, labels: dict | None = None) -> str:
+def verdict_line(v: dict, labels: dict | None = None, *, digits: int = 1) -> str:
     """One of :func:`verdicts` as an English line: the rule's outcome and the seeds' ranges of both arms, e.g.
     ``"no fade-in vs recipe: no clear difference (the seeds' ranges overlap: recipe 18.2–21.0, no fade-in 19.5–23.1
-    over 3 seeds)"``; ``labels`` names the arms. A lesson in another language words ``v`` itself."""
+    over 3 seeds)"``; ``labels`` names the arms, ``digits`` the decimals of the scores. A lesson in another language
+    words ``v`` itself."""
     name = (labels or {}).get
     base, arm = name(v["baseline"], v["baseline"]), name(v["arm"], v["arm"])
     a, b = v["a"], v["b"]
-    ranges = f"{base} {a['low']:.1f}–{a['high']:.1f}, {arm} {b['low']:.1f}–{b['high']:.1f} over {v['seeds']} seeds"
+    ranges = (f"{base} {a['low']:.{digits}f}–{a['high']:.{digits}f}, {arm} {b['low']:.{digits}f}–{b['high']:.{digits}f} "
+              f"over {v['seeds']} seeds")
     said = {"better": f"{name(v['winner'], v['winner'])} ahead (the seeds' ranges part: {ranges})",
             "no clear difference": f"no clear difference (the seeds' ranges overlap: {ranges})",
             "collapse": f"{base} ahead: {arm} did not learn in some seed ({', '.join(b['faults'])}; {ranges})",

@@ -101,7 +101,7 @@ def test_print_table_and_verdict(capsys):
     assert lines[0].split() == ["run", "steps", "fd", "collapsed"]
     assert lines[1].split() == ["bce", "1,200", "55.250", "no"] and lines[2].split()[-1] == "yes"
     text = experiment.verdict(rows[0], rows[1])  # a collapsed arm is not "better" whatever its FD
-    assert text.endswith("bce: rahinge did not learn (collapsed)")
+    assert text.endswith("bce ahead: rahinge did not learn (collapsed)")
     assert "inconclusive" in experiment.verdict(rows[1], rows[0])  # the baseline did not learn
     learned = {**rows[1], "collapsed": False, "fd_low": 39.0, "fd_high": 43.0}
     text = experiment.verdict({**rows[0], "fd_low": 52.0, "fd_high": 58.0}, learned)

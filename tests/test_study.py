@@ -52,6 +52,8 @@ def test_a_verdict_line_names_the_outcome_and_both_ranges():
     assert "no clear difference" in overlap and overlap.startswith("new vs base")
     dead = study.verdict_line(verdicts(_record([0.34, 0.33], [0.80, 0.79], base_collapsed=True))[0], labels)
     assert "inconclusive: plain, the baseline, did not learn" in dead
+    fine = study.verdict_line(verdicts(_record([0.70, 0.72, 0.71], [0.80, 0.79, 0.81]))[0], labels, digits=2)
+    assert "plain 0.70–0.72, tweaked 0.79–0.81 over 3 seeds" in fine
 
 
 def test_a_condition_named_steps_stays_the_condition_in_the_spread_and_the_page():
