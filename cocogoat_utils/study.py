@@ -226,8 +226,8 @@ def spread(record: dict) -> list[dict]:
 def plot_record(record: dict, *, ax=None, arm_labels: dict | None = None, xlabel: str | None = None,
                 ylabel: str | None = None, title: str | None = None):
     """The scores per arm: every seed's point, the arm's mean as a line (over the conditions) or a bar, and the
-    chance level when the record gives one. ``arm_labels``, ``xlabel``, ``ylabel`` and ``title`` let a lesson word
-    it."""
+    chance level when the record gives one; on a log axis when the scores span more than a factor of ten (a run that
+    did not learn beside runs that did). ``arm_labels``, ``xlabel``, ``ylabel`` and ``title`` let a lesson word it."""
     arms, metric, key = list(record["arms"]), record["metric"], record.get("condition")
     conditions = record.get("conditions") or [None]
     labels = {a: (arm_labels or {}).get(a, a.replace("_", " ")) for a in arms}
@@ -249,9 +249,14 @@ def plot_record(record: dict, *, ax=None, arm_labels: dict | None = None, xlabel
                       label=labels[arm])
     if record.get("chance") is not None:
         ax.axhline(record["chance"], color="grey", ls=":", lw=1, label="chance")
+    scores = [r[metric] for r in record.get("runs", []) if r.get(metric) is not None]
+    log = bool(scores) and min(scores) > 0 and max(scores) > 10 * min(scores)
+    if log:
+        ax.set_yscale("log")
     ax.set_xticks(range(len(conditions)), [f"{c:,}" if isinstance(c, int) else str(c) for c in conditions]
                   if key else [""])
-    ax.set(xlabel=xlabel or (key or ""), ylabel=ylabel or record.get("metric_name", metric),
+    ylabel = (ylabel or record.get("metric_name", metric)) + (", log scale" if log else "")
+    ax.set(xlabel=xlabel or (key or ""), ylabel=ylabel,
            title=title or f"{record['name']}: {len(record.get('seeds_done', []))} seeds per arm")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)

@@ -359,3 +359,13 @@ def test_progressive_vs_multiscale_runs_both_recipes_on_the_images_it_names(tmp_
     assert rows["msggan"]["images_seen"] == 16
     assert rows["progan_images"]["images_seen"] == 20 and rows["progan_time"]["images_seen"] == 40  # 5 phases
     assert all(s.shape[-1] == 16 and s.dtype == torch.uint8 for s in out["samples"].values())
+
+
+def test_a_record_plot_turns_logarithmic_when_a_dead_arm_dwarfs_the_others():
+    import matplotlib
+    matplotlib.use("Agg")
+    close = _record([20.0, 21.0, 19.0], [22.0, 23.0, 24.0])
+    assert study.plot_record(close).get_yscale() == "linear"
+    far = _record([13.0, 14.0, 15.0], [517.0, 545.0, 530.0])
+    ax = study.plot_record(far, ylabel="FD")
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "FD, log scale"
