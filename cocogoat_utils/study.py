@@ -725,11 +725,7 @@ def msggan_losses_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     """One seed of 04's loss comparison on the shipped msggan recipe (its generator against MSG-GAN's multi-scale
     discriminator, Adam(0.5, 0.9), DiffAugment on every scale, an EMA of G), only the loss changed."""
     s = {**MSGGAN_LOSSES_SETTINGS, **(settings or {})}
-    real = load_dataset(None, s["image_size"], categories=s["categories"])
-    arms = {"bce": {"loss": "bce"}, "rasgan": {"loss": "rasgan"}, "rahinge": {"loss": "rahinge"}}
-    return gan_arms_seed(ctx, s, real.images, real.images, arms,
-                         lambda arm: msggan_networks(s["image_size"], seed=ctx.seed, g_width=s["g_width"],
-                                                     d_width=s["d_width"]))
+    return msggan_parts_seed(ctx, s, {loss: {"loss": loss} for loss in ("bce", "rasgan", "rahinge")})
 
 
 register(Study(
@@ -755,8 +751,8 @@ MSGGAN_RECIPE_RUN = ("msggan-losses", "bce")  # the study that already ran the m
 def msggan_parts_arms(s: dict) -> dict[str, dict]:
     """04's switches of the msggan recipe's networks (:func:`~cocogoat_utils.pretrain.msggan_networks`) by arm."""
     return {"recipe": {}, "residual_g": {"residual": True}, "no_bn_g": {"batch_norm": False},
-            "d_dropout": {"dropout": s.get("d_dropout", 0.0)}, "multi_scale": {}, "per_scale": {"discriminator": "per_scale"},
-            "unet": {"discriminator": "unet"}}
+            "d_dropout": {"dropout": s.get("d_dropout", 0.0)}, "multi_scale": {},
+            "per_scale": {"discriminator": "per_scale"}, "unet": {"discriminator": "unet"}}
 
 
 def msggan_parts_seed(ctx: SeedContext, s: dict, arms: dict[str, dict] | None = None) -> dict:
