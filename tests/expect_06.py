@@ -1,10 +1,10 @@
 """What 06_Diffusion's ``summary.json`` must hold at smoke scale (tests/test_notebooks.py runs the notebook)."""
 
 #: the keys it reports beyond the common ones
-KEYS = {'dataset_size', 'ddim_speedup', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves', 'feature_space',
-        'final_loss', 'hand_steps_match', 'images_seen', 'params', 'pictures_from', 'resolutions', 'samplers',
-        'saturated_pixels', 'schedule', 'shipped', 'shipped_samplers', 'shipped_targets', 'stability_verdict', 'steps',
-        'toy', 'toy_floor'}
+KEYS = {'dataset_size', 'ddim_speedup', 'ema_study', 'ema_verdict', 'ema_warmup', 'fd_floor_real_halves',
+        'feature_space', 'final_loss', 'hand_steps_match', 'images_seen', 'params', 'pictures_from', 'resolutions',
+        'samplers', 'saturated_pixels', 'schedule', 'shipped', 'shipped_samplers', 'shipped_targets',
+        'stability_verdict', 'steps', 'toy', 'toy_floor'}
 
 
 def _check_training(summary: dict) -> None:
@@ -44,6 +44,9 @@ def check(summary: dict) -> None:
     assert verdict[0].startswith(f"after {summary['steps']:,} steps")
     assert sum(line.startswith("→") for line in verdict) == 1, verdict
     assert any(line.startswith("→ inconclusive") for line in verdict), verdict  # a smoke run learns nothing
+    study = summary["ema_study"]  # the recorded study: three seeds, each length judged on its own
+    assert study["seeds"] >= 3 and [v["condition"] for v in study["verdicts"]] == [1000, 3000], study
+    assert all(v["outcome"] in ("better", "no clear difference", "collapse", "inconclusive") for v in study["verdicts"])
     assert len(summary["resolutions"]) == 1 and summary["stability_verdict"].startswith("skipped at smoke scale")
     shipped = any(r["model"].startswith("shipped") for r in summary["shipped"])
     assert summary["pictures_from"] == ("shipped" if shipped else "live")  # a short run shows the shipped model
