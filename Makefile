@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 RUNS     ?= runs
 export PYTHONUNBUFFERED := 1
 
-.PHONY: venv run test unit notebook-test gpu-run gpu-all gpu-dry pretrained bench clean
+.PHONY: venv run test nbval unit notebook-test gpu-run gpu-all gpu-dry pretrained bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,19 @@ run: venv
 	done
 	@$(PY) -m cocogoat_utils.report $(RUNS) cpu
 
-## test: unit tests, every notebook through papermill at `smoke` and `gpu-shapes` scale, and nbval (lax) over the
-##       notebooks, on both cores (pytest-xdist; one torch thread per process). A cell that runs past 10 minutes fails
-##       its test instead of hanging the suite; the slowest tests are listed.
+## test: unit tests and every notebook through papermill at `smoke` scale (where the cells tagged
+##       `nbval-check-output` must print what the committed notebook shows) and at `gpu-shapes` scale, on both cores
+##       (pytest-xdist; one torch thread per process). A cell that runs past 10 minutes fails its test instead of
+##       hanging the suite; the slowest tests are listed.
 test: venv
-	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests notebooks \
-	  --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider --durations=15
+	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests \
+	  -p no:cacheprovider --durations=15
+
+## nbval: the committed notebooks cell by cell in a Jupyter kernel at `smoke` scale (nbval, lax: only the tagged
+##        cells' outputs are compared), as a learner steps through them in JupyterLab
+nbval: venv
+	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup notebooks \
+	  --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 unit: venv
 	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py

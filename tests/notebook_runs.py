@@ -30,6 +30,30 @@ def outputs_text(executed: Path) -> str:
                    for o in c.get("outputs", []))
 
 
+#: what a tagged cell's comparison ignores: progress bars and warnings (stderr), pictures, rich and widget views
+UNCOMPARED = ("image/png", "image/jpeg", "image/gif", "text/html", "application/javascript",
+              "application/vnd.jupyter.widget-view+json")
+
+
+def checked_outputs(notebook: Path) -> dict[str, list[str]]:
+    """The outputs of the cells tagged ``nbval-check-output`` (shapes, parameter counts, hand-vs-library checks:
+    the same at every scale), by cell id: stdout joined into one text (``\\r`` overwrites applied), then each
+    result's and display's text forms in order."""
+    checked = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if "nbval-check-output" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        stdout, shown = "", []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                stdout += output.get("text", "") if output.get("name") == "stdout" else ""
+            else:
+                shown += [f"{kind}: {value}" for kind, value in output.get("data", {}).items() if kind not in UNCOMPARED]
+        stdout = "\n".join(line.rsplit("\r", 1)[-1] for line in stdout.split("\n"))
+        checked[cell["id"]] = ([stdout] if stdout else []) + shown
+    return checked
+
+
 def own_images(root: Path) -> int:
     """A folder as a user would bring: nested, mixed formats and modes, odd sizes, two broken files."""
     import numpy as np

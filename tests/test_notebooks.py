@@ -3,7 +3,9 @@
 Each notebook NN has ``tests/expect_NN.py`` (the keys its summary holds and its own checks), so that work on
 one notebook touches one module. Two runs per notebook:
 
-- ``smoke``: the tiny run (well under a minute on two cores), every check;
+- ``smoke``: the tiny run (well under a minute on two cores), every check, and the cells tagged
+  ``nbval-check-output`` print what the committed notebook shows (``make nbval`` makes the same comparison in a
+  Jupyter kernel);
 - ``gpu-shapes``: the ``gpu`` scale's shapes (64 px, every ProGAN level, 128 px canvases, …) with smoke's widths
   and budgets, so that a shape or configuration error at the real sizes fails here, not on the first GPU.
 """
@@ -20,7 +22,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runs import COMMON_KEYS, NOTEBOOKS, execute  # noqa: E402
+from notebook_runs import COMMON_KEYS, NOTEBOOKS, checked_outputs, execute  # noqa: E402
 
 
 #: what a tqdm bar leaves in a saved notebook: "  0%|", "100%|", "44step [00:00, ?step/s]"
@@ -62,6 +64,11 @@ def test_notebook_runs_at_smoke_scale(notebook: Path, tmp_path: Path):
     missing = (COMMON_KEYS | expected.KEYS) - summary.keys()
     assert not missing, f"summary.json lacks {sorted(missing)}"
     expected.check(summary)
+    committed, executed = checked_outputs(notebook), checked_outputs(tmp_path / notebook.name)
+    assert committed, f"{notebook.stem}: no cell is tagged nbval-check-output"
+    for cell_id, shown in committed.items():
+        assert executed.get(cell_id) == shown, (f"{notebook.stem}, cell {cell_id}: the committed notebook shows "
+                                                f"{shown}, the smoke run {executed.get(cell_id)}")
     for key, value in summary.items():
         if key.startswith("final_") or key.endswith(("_d_loss", "_g_loss", "_fd")) or key in (
                 "fd", "kid", "precision", "recall", "diversity_ratio"):
