@@ -113,6 +113,9 @@ def main(argv=None) -> int:
     for m in history:
         print(f"step {m['step']:>6,}: FD {m['fd']:.1f}, precision {m['precision']:.2f}, recall {m['recall']:.2f}; "
               f"findings: {', '.join(m['findings']) or 'none'}", flush=True)
+    s = {**s, "steps": args.steps, "samples": args.samples}  # what this pilot ran, not the study's own budget
+    if changes:
+        s["data"] = f"the study's data with {changes}"
     return write(args, argv, s, history, started, suffix=args.tag)
 
 

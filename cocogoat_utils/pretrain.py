@@ -223,6 +223,10 @@ MSGGAN_DISCRIMINATORS = {"multi_scale": MultiScaleDiscriminator, "per_scale": Pe
                          "unet": UNetDiscriminator}
 
 
+MSGGAN_TRAINING = {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9), "loss": "bce", "ema_decay": 0.999,
+                   "diffaugment": "color,translation,cutout"}  # the msggan recipe's loss and optimiser (GANTrainConfig)
+
+
 def msggan_networks(image_size: int, *, seed: int, g_width: int = 128, d_width: int = 32, residual: bool = False,
                     batch_norm: bool = True, discriminator: str = "multi_scale",
                     dropout: float = 0.0) -> tuple[nn.Module, nn.Module]:
@@ -242,9 +246,8 @@ def msggan_networks(image_size: int, *, seed: int, g_width: int = 128, d_width: 
 def train_msggan(ctx: Context) -> dict:
     real, _ = ctx.dataset()
     generator, discriminator = msggan_networks(ctx.image_size, seed=ctx.args.seed)
-    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9), loss="bce",
-                            ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
-                            sample_every=1000, checkpoint_every=None, **ctx.loop_options())
+    config = GANTrainConfig(steps=None, **MSGGAN_TRAINING, log_every=100, sample_every=1000, checkpoint_every=None,
+                            **ctx.loop_options())
     return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=1000)
 
 

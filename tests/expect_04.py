@@ -48,6 +48,20 @@ def check(summary: dict) -> None:
     assert set(healthy) == {"d_loss", "g_loss"} and all(0 <= v <= 1 for v in healthy.values())
     _progressive(summary)
     assert summary["every_scale_shows"] == ("shipped" if summary["shipped"] else "this run")
+    _studies(summary)
+
+
+def _studies(summary: dict) -> None:
+    """Each section's recorded study: its verdicts by the rule across seeds where it is recorded, none where not."""
+    from cocogoat_utils.study import record_dirs
+
+    recorded = {p.stem for folder in record_dirs() for p in folder.glob("*.json")}
+    for key, name in (("losses_study", "msggan-losses"), ("discriminators_study", "msggan-discriminators"),
+                      ("tips_study", "msggan-tips"), ("batch_study", "msggan-batch"),
+                      ("progressive_study", "progressive-vs-multiscale")):
+        lines = summary["verdicts"][key]
+        assert bool(lines) == (name in recorded), (key, lines)
+        assert all(" vs " in line and "seeds" in line for line in lines), lines
 
 
 def _progressive(summary: dict) -> None:

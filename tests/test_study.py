@@ -304,6 +304,14 @@ def test_the_flow_sampler_study_counts_network_calls_alike_for_both_samplers(tmp
     assert set(out["samples"]) == {"euler", "heun"}
 
 
+def test_the_msggan_studies_train_the_shipped_msggan_recipe():
+    from cocogoat_utils.pretrain import MSGGAN_TRAINING
+
+    s = study.MSGGAN_LOSSES_SETTINGS
+    config = study.gan_arm_config(s, {}, precision="fp32", seed=0)
+    assert {key: getattr(config, key) for key in MSGGAN_TRAINING} == MSGGAN_TRAINING
+
+
 MSG_TINY = {"steps": 2, "g_width": 16, "d_width": 8, "batch_size": 8, "samples": 80, "categories": ["faces"]}
 
 
