@@ -353,7 +353,9 @@ def collapse_status(metrics: list[dict]) -> dict:
     Returns ``{"collapsed": …, "kind": …, "step": …, "collapsed_steps": […], "text": …}``: ``collapsed`` is the last
     evaluation's flag (collapsed or unlike the data: the run has not learned); ``kind`` is ``"from the start"`` (no
     healthy evaluation before the first such one), ``"after being diverse"``, or ``None`` (never); ``step`` is the
-    first flagged evaluation's.
+    first flagged evaluation's. ``text`` names the first flagged evaluation's fault and, for a run that has not
+    learned by its last evaluation, that evaluation's faults too (a run that collapsed at first may fail on
+    coverage alone by the end).
     """
     if not metrics:
         return {"collapsed": False, "kind": None, "step": None, "collapsed_steps": [], "text": "not measured"}
@@ -374,6 +376,9 @@ def collapse_status(metrics: list[dict]) -> dict:
     last = metrics[-1]
     if learned(last):
         text += f"; healthy again by step {last['step']}"
+    elif last is not first:  # what keeps it from having learned now, which may not be what first stopped it
+        faults = [f for f in last["findings"] if f in NOT_LEARNED]
+        text += f"; at step {last['step']}: {describe({**last, 'findings': faults})}"
     return {"collapsed": not learned(last), "kind": kind, "step": first["step"],
             "collapsed_steps": [m["step"] for m in flagged], "text": text}
 

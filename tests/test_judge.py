@@ -180,6 +180,11 @@ def test_collapse_status_reads_the_findings():
     start = metrics.collapse_status([{**dead, "step": 5}, {**dead, "step": 10}])
     assert start["collapsed"] and start["text"].startswith("collapsed from the start")
     assert metrics.collapse_status([])["text"] == "not measured"
+    # collapsed at first, later diverse but covering almost none of the data: the text says both
+    blobs = _arm(34, precision=0.32, recall=0.01)
+    later = metrics.collapse_status([{**dead, "step": 250}, {**blobs, "step": 500}, {**blobs, "step": 2000}])
+    assert later["collapsed"] and later["text"].startswith("collapsed from the start")
+    assert later["text"].endswith(f"; at step 2000: {metrics.NO_COVER} (recall 0.01)"), later["text"]
 
 
 def test_the_interval_holds_the_estimate_where_the_bootstrap_is_biased():
