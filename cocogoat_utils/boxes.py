@@ -55,22 +55,27 @@ def _paste(canvas: torch.Tensor, glyph: torch.Tensor, side: int, x: int, y: int)
 
 
 def make_canvases(glyphs: torch.Tensor, n: int, *, canvas_size: int = 64, scale: tuple[float, float] = (0.3, 0.8),
-                  clutter: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  clutter: int = 3, background: str = "gradient", seed: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` cluttered canvases, each with one subject glyph; returns (canvases, boxes, subject indices).
 
     ``glyphs`` are RGBA uint8 ``(N, 4, s, s)`` (``load_openmoji(…, background=None)``). Each
-    canvas gets a gradient-and-noise background, ``clutter`` other glyphs at half opacity
-    and smaller sizes, then the subject at a side of ``scale`` × ``canvas_size``, anywhere
-    it fits. The box is the subject's tight alpha bounding box (alpha > 0.5), so it is exact.
+    canvas gets a gradient-and-noise background (``background="white"``: plain white, as the
+    glyph sets are drawn), ``clutter`` other glyphs at half opacity and smaller sizes, then
+    the subject at a side of ``scale`` × ``canvas_size``, anywhere it fits. The box is the
+    subject's tight alpha bounding box (alpha > 0.5), so it is exact.
     """
     if glyphs.ndim != 4 or glyphs.shape[1] != 4 or glyphs.dtype != torch.uint8:
         raise ValueError(f"glyphs must be RGBA uint8 (N, 4, s, s), got {tuple(glyphs.shape)} {glyphs.dtype}")
     if not 0 < scale[0] <= scale[1] <= 1:
         raise ValueError(f"scale={scale}: need 0 < low ≤ high ≤ 1")
+    if background not in ("gradient", "white"):
+        raise ValueError(f"background={background!r}: 'gradient' or 'white'")
     generator = torch.Generator().manual_seed(seed)
     canvases, boxes, subjects = [], [], []
     for _ in range(n):
-        canvas = _background(canvas_size, generator)
+        canvas = (_background(canvas_size, generator) if background == "gradient"
+                  else torch.ones(3, canvas_size, canvas_size))
         for _ in range(clutter):
             other = glyphs[int(torch.randint(len(glyphs), (1,), generator=generator))].clone()
             other[3] //= 2  # half opacity: clutter, not a second subject

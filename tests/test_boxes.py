@@ -37,6 +37,16 @@ def test_canvas_box_holds_the_subject_colour():
         assert (inside[0] > 200).float().mean() > 0.95 and (inside[1] < 60).float().mean() > 0.95
 
 
+def test_white_canvases_are_white_outside_the_glyphs():
+    images, boxes, _ = make_canvases(_glyphs(), 6, canvas_size=48, clutter=0, background="white", seed=2)
+    for image, (x0, y0, x1, y1) in zip(images, boxes.long().tolist()):
+        outside = torch.ones(48, 48, dtype=torch.bool)
+        outside[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4] = False  # the paste square can reach past the box
+        assert (image[:, outside] == 255).all()
+    with pytest.raises(ValueError, match="background"):
+        make_canvases(_glyphs(), 2, background="black")
+
+
 def test_crop_of_a_whole_pixel_box_at_its_size_returns_those_pixels():
     images = torch.randint(0, 256, (2, 3, 20, 20), dtype=torch.uint8)
     boxes = torch.tensor([[3.0, 5.0, 11.0, 13.0], [0.0, 0.0, 8.0, 8.0]])

@@ -242,6 +242,37 @@ def test_the_sprite_settings_study_scores_each_arm_at_each_length_and_changes_on
     assert out["samples"]["unit_range"].float().mean() < 250  # mapped back from [0, 1], not read as [-1, 1]
 
 
+def test_the_emboxer_study_trains_one_dcgan_on_three_sets_that_differ_only_as_named(tmp_path, monkeypatch):
+    configs, data = {}, {}
+
+    class Recorder(study.GANTrainer):
+        def __init__(self, generator, discriminator, dataset, *, config, **kwargs):
+            configs[kwargs["out_dir"].name], data[kwargs["out_dir"].name] = config, dataset.images.cpu()
+            super().__init__(generator, discriminator, dataset, config=config, **kwargs)
+
+    monkeypatch.setattr(study, "GANTrainer", Recorder)
+    torch.set_num_threads(1)
+    tiny = {"small": 40, "emboxer_canvases": 48, "emboxer_steps": 2, "emboxer_width": 4, "eval_steps": [1, 2],
+            "g_width": 16, "d_width": 8, "batch_size": 4, "samples": 70, "categories": ["faces"]}
+    ctx = SeedContext(STUDIES["emboxer-crops"], 0, torch.device("cpu"), "fp32", None, tmp_path)
+    out = study.emboxer_crops_seed(ctx, tiny)
+    assert [(r["arm"], r["steps"]) for r in out["rows"]] == [(a, k) for a in ("plain", "augmented_x3", "emboxer_crops")
+                                                             for k in (1, 2)]
+    assert {a: len(d) for a, d in data.items()} == {"plain": 40, "augmented_x3": 120, "emboxer_crops": 120}
+    assert configs["plain"].__dict__ == configs["augmented_x3"].__dict__ == configs["emboxer_crops"].__dict__
+    small = data["plain"]
+    assert torch.equal(data["augmented_x3"][:40], small) and torch.equal(data["emboxer_crops"][:40], small)
+    crops = data["emboxer_crops"][40:]
+    assert crops.shape == (80, 3, 32, 32) and crops.dtype == torch.uint8
+    assert not any(torch.equal(c, x) for c in crops for x in small)  # new pictures, not the small set again
+    kept = torch.load(tmp_path / "crops.pt", weights_only=True)
+    assert torch.equal(kept["crops"], crops) and 0 <= kept["box_iou"] <= 1
+    assert all(r["box_iou"] == kept["box_iou"] for r in out["rows"] if r["arm"] == "emboxer_crops")
+    other = SeedContext(STUDIES["emboxer-crops"], 1, torch.device("cpu"), "fp32", None, tmp_path / "seed_1")
+    monkeypatch.setattr(study, "gan_arms_seed", lambda ctx, s, train, *a, **k: {"rows": [], "train": train})
+    assert not torch.equal(study.emboxer_crops_seed(other, tiny)["train"]["plain"], small)  # each seed its own set
+
+
 def test_the_progan_arms_change_only_what_they_name_from_the_same_weights(tmp_path, monkeypatch):
     built, weights = {}, {}
 
