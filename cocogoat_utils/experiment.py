@@ -8,6 +8,8 @@
   a missing feature network) and returns ``None``.
 - :func:`finish_run` writes ``summary.json`` (the notebook's figures plus the common keys).
 - :func:`warnings_as_notes` prints every warning of a block as a ``note:`` line in the notebook's output.
+- :func:`show_study` shows a recorded study (:mod:`~cocogoat_utils.study`) in an English lesson: how it ran, its table
+  over seeds, every seed's score, its figures and its verdicts.
 
 The rest of a notebook's run lives beside it, one concept a module: equal-time comparisons, tables and the verdict
 rule in :mod:`~cocogoat_utils.comparison`, the shipped model beside the live run in
@@ -33,6 +35,7 @@ from .comparison import (JUDGE_KEYS, SCORE_KEYS, print_table, scored, scores, tr
                          train_gan, verdict)
 from .measures import mean_last, same_weights, tail_means, timed  # noqa: F401  (their old home)
 from .metrics import QualityMetrics
+from . import study
 from .runtime import device_name, home, pick_device, pick_precision, resolve_params, set_seed, short_path
 from .scales import table as scale_table
 from .shipped_beside import shipped_beside  # noqa: F401  (its old home)
@@ -150,3 +153,60 @@ def warnings_as_notes():
         yield
     for warning in caught:
         print("note:", warning.message)
+
+
+def _at(record: dict, row: dict) -> str:
+    """A row's condition as words (``"1,500 steps"``, ``"50 labels"``), or ``""`` for a study run at one."""
+    key = record.get("condition")
+    if not key:
+        return ""
+    value = row[key]
+    return f"{value:,} {key}" if isinstance(value, int) else f"{key} {value}"
+
+
+def show_study(run: Run, name: str, labels: Mapping[str, str] | None = None, *, digits: int = 1) -> list[str]:
+    """A recorded study of the lesson, in English: how it ran (seeds, minutes, hardware, the command that reproduces
+    it), each arm over the seeds (mean, spread, best and worst seed, how many learned; per condition), every seed's
+    score with its interval, recall and the judge's findings, the scores with every seed a point (saved as
+    ``study_<name>.png`` in the run's folder), the record's figure with one seed's samples per arm, and the verdicts
+    by the rule across seeds (:func:`~cocogoat_utils.study.verdict_line`). ``labels`` names the arms. Returns the
+    verdict lines; until the study is recorded, it prints the command that records it and returns ``[]``."""
+    try:
+        record = study.load_record(name)
+    except FileNotFoundError:
+        print(f"{name}: not recorded yet — `python -m cocogoat_utils.study {name}` records it "
+              f"({study.STUDIES[name].seeds} seeds per arm; `--list` names its arms)")
+        return []
+    label = {arm: (labels or {}).get(arm, arm.replace("_", " ")) for arm in record["arms"]}
+    metric, short = record["metric"], record["metric_name"].split(" (")[0]
+    print(f"{name}: {len(record['seeds_done'])} seeds per arm; {record['wall_minutes']} min on {record['hardware']} "
+          f"({record['precision']})\nreproduce: {record['command']}")
+    key = record.get("condition")
+    print_table([{**({key: r[key]} if key else {}), "arm": label[r["arm"]], f"mean {short}": r["mean"], "sd": r["sd"],
+                  "best seed": r["min" if not record["higher_is_better"] else "max"],
+                  "worst seed": r["max" if not record["higher_is_better"] else "min"],
+                  "learned": f"{r['learned']} of {r['seeds']}"} for r in record["spread"]],
+                [*([key] if key else []), "arm", f"mean {short}", "sd", "best seed", "worst seed", "learned"])
+    for r in record["runs"]:
+        at = _at(record, r)
+        interval = (f" [{r[metric + '_low']:.{digits}f}–{r[metric + '_high']:.{digits}f}]"
+                    if r.get(metric + "_low") is not None else "")
+        recall = f", recall {r['recall']:.2f}" if r.get("recall") is not None else ""
+        found = f"; findings: {', '.join(r['findings']) or 'none'}" if "findings" in r else ""
+        print(f"  seed {r['seed']}, {label[r['arm']]}{', ' + at if at else ''}: {short} {r[metric]:.{digits}f}"
+              f"{interval}{recall}{found}")
+    study.plot_record(record, arm_labels=label,
+                      title=f"the recorded study {name}: every seed a point ({len(record['seeds_done'])} seeds)")
+    run.figure(f"study_{name.replace('-', '_')}.png")
+    figure = study.record_figure(name)
+    if figure is not None:
+        picture = plt.imread(figure)
+        fig, ax = plt.subplots(figsize=(picture.shape[1] / 110, picture.shape[0] / 110))
+        ax.imshow(picture)
+        ax.set_title("the record's figure: the scores, and the samples of one seed per arm", fontsize=9)
+        ax.axis("off")
+        plt.show()
+    lines = [(f"at {_at(record, {key: v['condition']})}: " if key else "") + study.verdict_line(v, label, digits=digits)
+             for v in study.verdicts(record)]
+    print("\n".join(lines))
+    return lines

@@ -162,3 +162,32 @@ def test_shipped_beside_says_what_is_missing_and_scores_both(tmp_path, monkeypat
         assert capsys.readouterr().out == said + "\n"
     assert experiment.shipped_beside(run, "absent", live, say=russian) == (None, [])
     assert capsys.readouterr().out == "файла нет\n"
+
+
+def test_show_study_prints_a_record_per_condition_and_names_a_missing_one(tmp_path, monkeypatch, capsys):
+    from cocogoat_utils import study
+
+    rows = [{"seed": s, "arm": a, "steps": k, "fd": 10.0 + s + (20.0 if a == "crops" else 0.0), "fd_low": 9.0 + s,
+             "fd_high": 11.0 + s, "recall": 0.4, "findings": [], "collapsed": False}
+            for s in (0, 1, 2) for a in ("plain", "crops") for k in (1500, 3000)]
+    record = {"name": "toy", "notebook": "00_test", "question": "?", "arms": {"plain": "", "crops": ""},
+              "baseline": "plain", "metric": "fd", "metric_name": "FD (glyph space, 80 samples)",
+              "higher_is_better": False, "condition": "steps", "conditions": [1500, 3000], "runs": rows, "budget": "",
+              "seeds_done": [0, 1, 2], "wall_minutes": 1.0, "hardware": "cpu", "precision": "fp32", "torch": "x",
+              "command": "python -m cocogoat_utils.study toy"}
+    record["spread"], record["verdicts"] = study.spread(record), study.verdicts(record)
+    study.write_record(record, tmp_path / "records")
+    monkeypatch.setattr(study, "record_dirs", lambda: [tmp_path / "records"])
+    run = experiment.start_run("99_Test", {"scale": "smoke"}, table=TABLE, out_dir=tmp_path / "run")
+    capsys.readouterr()
+    lines = experiment.show_study(run, "toy", {"plain": "the small set", "crops": "with crops"})
+    shown = capsys.readouterr().out
+    assert "3 seeds per arm" in shown and "reproduce: python -m cocogoat_utils.study toy" in shown
+    assert "mean FD" in shown and "seed 2, with crops, 3,000 steps: FD 32.0 [11.0–13.0], recall 0.40" in shown
+    assert lines == [f"at {k:,} steps: with crops vs the small set: the small set ahead (the seeds' ranges part: "
+                     f"the small set 10.0–12.0, with crops 30.0–32.0 over 3 seeds)" for k in (1500, 3000)]
+    assert (tmp_path / "run" / "study_toy.png").stat().st_size > 0
+    monkeypatch.setattr(study, "record_dirs", lambda: [tmp_path / "nowhere"])
+    assert experiment.show_study(run, "emboxer-crops") == []
+    assert "emboxer-crops: not recorded yet — `python -m cocogoat_utils.study emboxer-crops` records it" \
+        in capsys.readouterr().out
