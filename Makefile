@@ -35,7 +35,7 @@ run: venv
 ##       hanging the suite; the slowest tests are listed.
 test: venv
 	COCOGOAT_SCALE=smoke TQDM_MININTERVAL=5 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests \
-	  -p no:cacheprovider --durations=15
+	  -p no:cacheprovider --durations=40
 
 ## nbval: the committed notebooks cell by cell in a Jupyter kernel at `smoke` scale (nbval, lax: only the tagged
 ##        cells' outputs are compared), as a learner steps through them in JupyterLab

@@ -2,7 +2,7 @@
 
 #: the keys it reports beyond the common ones
 KEYS = {'augmented_written', 'canvases', 'crops_written', 'emboxer_steps', 'feature_space', 'held_out', 'iou50',
-        'iou75', 'mean_iou', 'own_boxes', 'own_scores', 'params', 'payoff', 'payoff_verdict'}
+        'iou75', 'mean_iou', 'own_boxes', 'own_scores', 'params', 'payoff', 'payoff_verdict', 'study_verdicts'}
 #: the run parameters the checks read from summary["params"]
 PARAMS = {'canvas_size', 'emboxer_seconds', 'gan_seconds', 'metric_samples', 'target_size'}
 
@@ -26,6 +26,17 @@ def _check_payoff(summary: dict) -> None:
         assert "did not learn" in verdict, verdict
 
 
+def _study(summary: dict) -> None:
+    """The recorded emboxer-crops study: its verdicts at each budget (two arms against the baseline) where it is
+    recorded, none where not."""
+    from cocogoat_utils.study import record_dirs
+
+    recorded = any((folder / "emboxer-crops.json").is_file() for folder in record_dirs())
+    lines = summary["study_verdicts"]
+    assert len(lines) == (2 * 2 if recorded else 0), lines
+    assert all(line.startswith("at ") and " steps: " in line and " vs " in line and "seeds" in line for line in lines)
+
+
 def check(summary: dict) -> None:
     """The notebook's own checks of its smoke-scale summary."""
     assert 0.0 <= summary["iou75"] <= summary["iou50"] <= 1.0 and 0.0 <= summary["mean_iou"] <= 1.0
@@ -33,6 +44,7 @@ def check(summary: dict) -> None:
     assert summary["augmented_written"] % 3 == 0 and summary["augmented_written"] > 0
     assert summary["emboxer_steps"] == 20 and summary["own_boxes"] == 0 and summary["own_scores"] is None
     _check_payoff(summary)
+    _study(summary)
 
 
 def check_gpu_shapes(summary: dict) -> None:

@@ -149,6 +149,11 @@ def test_the_selector_seed_runs_at_a_tiny_size():
     assert len(record["verdicts"]) == 2 * 2 and record["conditions"] == [10, 20]  # the budgets run
 
 
+#: shipped records whose baseline did not learn in every seed: evidence the lesson shows, with every verdict
+#: "inconclusive", until a budget where the baseline learns is found
+INCOMPLETE = {"emboxer-crops": "the ×3 baseline learned in 2 of 3 seeds at 1,500 steps and in none at 3,000"}
+
+
 def test_the_shipped_records_hold_what_the_issue_asks():
     for name, spec in STUDIES.items():
         try:
@@ -157,7 +162,10 @@ def test_the_shipped_records_hold_what_the_issue_asks():
             continue
         seeds = 5 if spec.notebook == "01_DataSelector" else 3
         assert len(record["seeds_done"]) >= seeds, f"{name}: {len(record['seeds_done'])} seeds"
-        assert all(r["learned"] == r["seeds"] for r in record["spread"] if r["arm"] == record["baseline"]), name
+        baseline_learned = all(r["learned"] == r["seeds"] for r in record["spread"] if r["arm"] == record["baseline"])
+        assert baseline_learned != (name in INCOMPLETE), name  # an incomplete record is listed, and only while it is
+        if name in INCOMPLETE:
+            assert {v["outcome"] for v in record["verdicts"]} == {"inconclusive"}, name
         assert [{k: v[k] for k in ("condition", "arm", "outcome", "winner")} for v in verdicts(record)] == \
             [{k: v[k] for k in ("condition", "arm", "outcome", "winner")} for v in record["verdicts"]]
         assert record["command"] and record["hardware"] and record["budget"]
@@ -256,7 +264,7 @@ def test_the_emboxer_study_trains_one_dcgan_on_three_sets_that_differ_only_as_na
             "g_width": 16, "d_width": 8, "batch_size": 4, "samples": 70, "categories": ["faces"]}
     ctx = SeedContext(STUDIES["emboxer-crops"], 0, torch.device("cpu"), "fp32", None, tmp_path)
     out = study.emboxer_crops_seed(ctx, tiny)
-    assert [(r["arm"], r["steps"]) for r in out["rows"]] == [(a, k) for a in ("plain", "augmented_x3", "emboxer_crops")
+    assert [(r["arm"], r["steps"]) for r in out["rows"]] == [(a, k) for a in ("augmented_x3", "plain", "emboxer_crops")
                                                              for k in (1, 2)]
     assert {a: len(d) for a, d in data.items()} == {"plain": 40, "augmented_x3": 120, "emboxer_crops": 120}
     assert configs["plain"].__dict__ == configs["augmented_x3"].__dict__ == configs["emboxer_crops"].__dict__
