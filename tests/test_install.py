@@ -114,7 +114,10 @@ print(json.dumps({"package": cocogoat_utils.__file__, "home": str(home()),
     assert Path(result["home"]) == work.resolve()  # not a checkout: outputs go to the current folder
     assert result["classifier"].startswith(str(installed))  # found as package data
     assert result["steps"] == 3 and result["fd"] > 0
+    records = installed / "cocogoat_utils" / "studies"
+    assert sorted(p.stem for p in records.glob("*.png")) == sorted(p.stem for p in records.glob("*.json")) != []
     written = [p for p in installed.rglob("*") if p.is_file() and p.suffix not in (".py", ".pt", ".json", ".md", ".txt")
+               and not (p.parent == records and p.suffix == ".png")  # each record's figure ships beside it
                and "dist-info" not in str(p) and "__pycache__" not in str(p)]
     assert written == [], f"files written into the installed package: {written}"
     assert (work / "runs" / "three_steps" / "step_00000003.pt").is_file()
