@@ -31,7 +31,7 @@ from torchvision.ops import box_iou, clip_boxes_to_image, roi_align
 
 from .runtime import short_path
 
-__all__ = ["add_own_boxes", "box_iou", "check_boxes", "crop_boxes", "make_canvases", "split_boxed"]
+__all__ = ["UpscaledCrops", "add_own_boxes", "box_iou", "check_boxes", "crop_boxes", "make_canvases", "split_boxed"]
 
 
 def _background(size: int, generator: torch.Generator) -> torch.Tensor:
@@ -114,6 +114,14 @@ def check_boxes(boxes: torch.Tensor, image_size: tuple[int, int], names: Sequenc
     return clipped, usable
 
 
+class UpscaledCrops(UserWarning):
+    """Some crops were smaller than the size asked for and were upscaled; ``count`` of ``total``."""
+
+    def __init__(self, count: int, total: int, size: int) -> None:
+        super().__init__(f"{count} of {total} crops are smaller than {size} px and were upscaled")
+        self.count, self.total = count, total
+
+
 def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int, *, margin: float = 0.0,
                names: Sequence[str] | None = None) -> torch.Tensor:
     """Each ``(x0, y0, x1, y1)`` box, grown by ``margin`` of its size on every side (and clipped), cut out of its
@@ -135,8 +143,7 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int, *, margin: 
         raise ValueError(f"{int((~usable).sum())} empty box(es); drop them first (check_boxes names them)")
     small = ((boxes[:, 2] - boxes[:, 0]) < size) | ((boxes[:, 3] - boxes[:, 1]) < size)
     if small.any():
-        warnings.warn(f"{int(small.sum())} of {len(boxes)} crops are smaller than {size} px and were upscaled",
-                      stacklevel=2)
+        warnings.warn(UpscaledCrops(int(small.sum()), len(boxes), size), stacklevel=2)
     rois = torch.cat([torch.arange(len(boxes), dtype=torch.float32)[:, None], boxes], dim=1).to(images.device)
     crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0,
                       sampling_ratio=-1, aligned=True)  # -1: ⌈box / size⌉ samples per output pixel

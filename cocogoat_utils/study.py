@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .augment import augment_dataset, diff_translation, random_flip
-from .boxes import crop_boxes, make_canvases
+from .boxes import UpscaledCrops, crop_boxes, make_canvases
 from .bundled import package_data_dirs
 from .checkpoint import atomic_save
 from .data import load_dataset, split_last, to_uint8
@@ -627,9 +627,10 @@ def gan_arms_seed(ctx: SeedContext, s: dict, train_images: torch.Tensor | dict[s
     """One seed of a GAN study: for each arm, ``networks(arm)`` (built from the seed, so every arm starts from the
     same weights where the arms share a network), the study's :class:`GANTrainConfig` (``s``: batch, lr, betas,
     loss, EMA, DiffAugment, ``steps``) with the arm's overrides (``steps`` and ``batch_size`` among them), the same
-    data order (``train_images``: one set for every arm, or arm → its own set); trained for its steps (resuming inside the seed from the arm's checkpoints) and scored by the judge
-    on ``s["samples"]`` images from the same noise against ``real_images``. ``borrow``: arm → another study's
-    finished run of the same arm (:func:`borrow_run`). Returns the rows and 32 samples per arm."""
+    data order (``train_images``: one set for every arm, or arm → its own set); trained for its steps (resuming
+    inside the seed from the arm's checkpoints) and scored by the judge on ``s["samples"]`` images from the same
+    noise against ``real_images``. ``borrow``: arm → another study's finished run of the same arm
+    (:func:`borrow_run`). Returns the rows and 32 samples per arm."""
     quality = QualityMetrics(real_images, device=ctx.device)
     rows, samples = [], {}
     for arm in s["arms"]:
@@ -761,7 +762,7 @@ def found_crops(ctx: SeedContext, s: dict, glyphs: torch.Tensor) -> dict:
     with warnings.catch_warnings(record=True) as caught:  # crops under the study's size are upscaled: counted
         warnings.simplefilter("always")
         crops = crop_boxes(pictures[-n:], found, s["image_size"], margin=s["margin"])
-    upscaled = sum(int(str(w.message).split()[0]) for w in caught if "upscaled" in str(w.message))
+    upscaled = sum(w.message.count for w in caught if isinstance(w.message, UpscaledCrops))
     out = {"crops": crops, "box_iou": box_scores(found, boxes[-n:])["mean_iou"], "upscaled": upscaled}
     print(f"  Emboxer: mean IoU {out['box_iou']:.3f} on the {n} pictures it crops ({upscaled} crops upscaled)",
           flush=True)
@@ -785,8 +786,7 @@ def emboxer_crops_seed(ctx: SeedContext, settings: dict | None = None) -> dict:
     found = found_crops(ctx, s, others)
     train = {"plain": small, "augmented_x3": augment_dataset(small, factor=s["factor"], seed=ctx.seed),
              "emboxer_crops": torch.cat([small, found["crops"]])}
-    out = gan_arms_seed(ctx, s, train, real.images, {},
-                        lambda arm: sprite_networks(s))
+    out = gan_arms_seed(ctx, s, train, real.images, {}, lambda arm: sprite_networks(s))
     for row in out["rows"]:
         row["images"] = len(train[row["arm"]])
         if row["arm"] == "emboxer_crops":

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cocogoat_utils.boxes import check_boxes, crop_boxes, make_canvases
+from cocogoat_utils.boxes import UpscaledCrops, check_boxes, crop_boxes, make_canvases
 from cocogoat_utils.models.emboxer import Emboxer, box_loss
 from cocogoat_utils.train import box_scores, predict_boxes, train_emboxer
 
@@ -57,8 +57,10 @@ def test_crop_of_a_whole_pixel_box_at_its_size_returns_those_pixels():
 def test_crop_upscales_small_boxes_with_a_warning_and_margin_grows_the_box():
     images = torch.zeros(1, 3, 20, 20, dtype=torch.uint8)
     images[0, :, 8:12, 8:12] = 200
-    with pytest.warns(UserWarning, match="1 of 1 crops are smaller than 16 px"):
-        crop = crop_boxes(images, torch.tensor([[8.0, 8.0, 12.0, 12.0]]), 16)
+    with pytest.warns(UpscaledCrops, match="1 of 2 crops are smaller than 16 px") as caught:
+        crop = crop_boxes(images.expand(2, -1, -1, -1), torch.tensor([[8.0, 8.0, 12.0, 12.0], [0.0, 0.0, 20.0, 20.0]]),
+                          16)[:1]
+    assert (caught[0].message.count, caught[0].message.total) == (1, 2)  # the count, for code that reports it
     assert crop.shape == (1, 3, 16, 16) and crop[0, :, 4:12, 4:12].min() == 200  # bilinear ramps only at the edges
     with pytest.warns(UserWarning):
         wide = crop_boxes(images, torch.tensor([[8.0, 8.0, 12.0, 12.0]]), 16, margin=0.5)

@@ -274,8 +274,14 @@ def test_the_emboxer_study_trains_one_dcgan_on_three_sets_that_differ_only_as_na
     assert crops.shape == (80, 3, 32, 32) and crops.dtype == torch.uint8
     assert not any(torch.equal(c, x) for c in crops for x in small)  # new pictures, not the small set again
     kept = torch.load(tmp_path / "crops.pt", weights_only=True)
-    assert torch.equal(kept["crops"], crops) and 0 <= kept["box_iou"] <= 1
+    assert torch.equal(kept["crops"], crops) and 0 <= kept["box_iou"] <= 1 and 0 <= kept["upscaled"] <= 80
     assert all(r["box_iou"] == kept["box_iou"] for r in out["rows"] if r["arm"] == "emboxer_crops")
+    # boxes of 16 px (19 with the margin) on the 64 px pictures: every crop is upscaled to 32 px, and counted
+    monkeypatch.setattr(study, "predict_boxes",
+                        lambda model, images: torch.tensor([[10.0, 10.0, 26.0, 26.0]] * len(images)))
+    small_boxes = SeedContext(STUDIES["emboxer-crops"], 0, torch.device("cpu"), "fp32", None, tmp_path / "small")
+    rgba = study.load_openmoji(64, categories=["faces"], background=None).images[:60]
+    assert study.found_crops(small_boxes, {**study.EMBOXER_CROPS_SETTINGS, **tiny}, rgba)["upscaled"] == 80
     other = SeedContext(STUDIES["emboxer-crops"], 1, torch.device("cpu"), "fp32", None, tmp_path / "seed_1")
     monkeypatch.setattr(study, "gan_arms_seed", lambda ctx, s, train, *a, **k: {"rows": [], "train": train})
     assert not torch.equal(study.emboxer_crops_seed(other, tiny)["train"]["plain"], small)  # each seed its own set
