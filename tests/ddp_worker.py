@@ -1,8 +1,9 @@
 """Runs under ``torchrun`` (or plain ``python``) for tests/test_distributed.py: small trainings across processes.
 
-    torchrun --standalone --nproc_per_node 2 tests/ddp_worker.py TASK OUT [--same-data] [--steps N] …
+    torchrun --standalone --nproc_per_node 2 tests/ddp_worker.py TASK OUT [--same-data] [--steps N] … [+ TASK OUT …]
 
-Each process writes what the test compares to ``OUT/rank<r>.pt``. Tasks:
+Several jobs separated by ``+`` run one after the other in the same processes (one launch: the tests pay the
+start of torch once). Each process writes what the test compares to ``OUT/rank<r>.pt``. Tasks:
 
 - ``dcgan``: a DCGAN with EMA trains ``--steps`` steps (checkpoints in ``OUT/run``; ``--resume`` continues them);
 - ``budget``: the same with ``seconds=`` and rank 1 slowed down; both must stop at the same step;
@@ -89,7 +90,7 @@ def dcgan_trainer(out: Path, args, callbacks=()) -> GANTrainer:
     return trainer
 
 
-def main() -> None:
+def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("task", choices=("dcgan", "budget", "raise", "progan", "msggan", "selector"))
     p.add_argument("out", type=Path)
@@ -97,11 +98,13 @@ def main() -> None:
     p.add_argument("--same-data", action="store_true")
     p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--no-resume", dest="resume", action="store_false")
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    if int(__import__("os").environ.get("WORLD_SIZE", "1")) > 1:
-        torch.distributed.init_process_group("gloo")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    """One job: its task trained on this process's rank, what the test compares saved to ``OUT/rank<r>.pt``."""
     rank, world = distributed()
+    args.out.mkdir(parents=True, exist_ok=True)
     result: dict = {"world_size": world}
     if args.task == "selector":
         from cocogoat_utils.models.classifier import ImageClassifier
@@ -161,7 +164,23 @@ def main() -> None:
             result.update(step=trainer.step)
         result.update(checked=check.checked)
     torch.save(result, args.out / f"rank{rank}.pt")
-    if world > 1:
+
+
+def main() -> None:
+    jobs, job = [], []
+    for word in sys.argv[1:]:
+        if word == "+":
+            jobs.append(job)
+            job = []
+        else:
+            job.append(word)
+    jobs.append(job)
+    torch.set_num_threads(1)
+    if int(__import__("os").environ.get("WORLD_SIZE", "1")) > 1:
+        torch.distributed.init_process_group("gloo")
+    for job in map(parse, jobs):
+        run(job)
+    if distributed()[1] > 1:
         torch.distributed.destroy_process_group()
 
 
