@@ -25,6 +25,7 @@ scalers, schedules, seconds spent, and the state of each stateful helper under i
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import pickle
@@ -33,7 +34,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -62,6 +63,47 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def content_digest(*parts: Any) -> str:
+    """A SHA-1 hex digest of ``parts``: tensors by their dtype, shape and bytes; mappings (``state_dict`` s) by their
+    keys and values, in order; anything else by its ``repr``."""
+    digest = hashlib.sha1()
+
+    def add(part: Any) -> None:
+        if torch.is_tensor(part):
+            part = part.detach().cpu().contiguous()
+            digest.update(f"{part.dtype}{tuple(part.shape)}".encode())
+            digest.update(part.reshape(-1).view(torch.uint8).numpy().tobytes() if part.numel() else b"")
+        elif isinstance(part, Mapping):
+            for key, value in part.items():
+                add(key)
+                add(value)
+        else:
+            digest.update(repr(part).encode())
+
+    for part in parts:
+        add(part)
+    return digest.hexdigest()
+
+
+def cached(path: str | Path, key: str, compute: Callable[[], Any]) -> Any:
+    """What ``compute()`` returns, kept in ``path`` under ``key`` (a :func:`content_digest` of everything it depends
+    on): read back while the key matches, computed again and rewritten (atomically) when the key differs or the file
+    is missing or damaged. Tensors, lists and dicts of them only (read with ``weights_only=True``)."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(blob, dict) and blob.get("key") == key:
+            return blob["value"]
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        pass  # missing or damaged: computed again
+    value = compute()
+    try:
+        atomic_save({"key": key, "value": value}, path)
+    except OSError as error:  # a read-only or full disk costs the time, not the result
+        warnings.warn(f"could not keep {path.name} ({error}); it is computed again next time", stacklevel=2)
+    return value
 
 
 def model_signature(model: nn.Module) -> str:

@@ -47,7 +47,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from .checkpoint import cached, content_digest
 from .data import to_float
+from .imageset import data_dir
 from .features import FEATURE_IMAGE_SIZE, inception_available, load_feature_extractor  # noqa: F401  (older imports)
 from .viz import smooth
 
@@ -92,6 +94,18 @@ def extract_features(extractor: nn.Module, images: torch.Tensor, *, batch_size: 
     device = next(extractor.parameters()).device
     return torch.cat([extractor(images[i:i + batch_size].to(device)).double().cpu()
                       for i in range(0, len(images), batch_size)])
+
+
+FEATURE_CACHE_VERSION = 1  # raise when a space's reading changes without its weights changing
+
+
+def real_features(extractor: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """:func:`extract_features` of a real set, kept under ``data/features/`` (:func:`~cocogoat_utils.imageset.data_dir`)
+    keyed by the network's weights, the images and the torch version, so that the next notebook run, study seed or
+    resumed training that scores against the same set reads them back instead of recomputing them."""
+    key = content_digest(type(extractor).__name__, extractor.state_dict(), images, torch.__version__,
+                         FEATURE_CACHE_VERSION)
+    return cached(data_dir() / "features" / f"{key[:24]}.pt", key, lambda: extract_features(extractor, images))
 
 
 class _GivenFeatures(nn.Module):
@@ -423,7 +437,7 @@ class QualityMetrics:
         if len(real_images) <= dims:
             raise ValueError(f"quality metrics in the {self.feature_space} space need at least {dims + 1} real images "
                              f"(more than the {dims} feature dimensions); got {len(real_images)}")
-        self.real_features = extract_features(self.extractor, real_images)
+        self.real_features = (real_features if extractor is None else extract_features)(self.extractor, real_images)
         self.real_pixels = pixel_vectors(real_images)
         self.real_diversity = diversity(self.real_features)
         self.real_nearest = _nearest_other(self.real_features)

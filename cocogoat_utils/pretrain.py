@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .augment import augment_dataset, diff_translation, random_flip
-from .checkpoint import atomic_save, load_checkpoint
+from .checkpoint import atomic_save, cached, content_digest, load_checkpoint
 from .data import load_dataset
 from .degrade import SELECTION_CLASSES, make_selection_task
 from .device_dataset import DeviceImageDataset
@@ -84,10 +84,17 @@ class Context:
 
     def dataset(self, *, augment: int = 1):
         """The notebook's real images at the recipe's size (OpenMoji animals, faces and people, or ``--data-dir``),
-        and the training set (with ``augment − 1`` augmented copies of each image, as 07 makes them)."""
+        and the training set (with ``augment − 1`` augmented copies of each image, as 07 makes them; kept in the work
+        folder, so that a resumed run does not make them again)."""
         real = load_dataset(self.args.data_dir, self.image_size,
                             categories=CATEGORIES if self.args.data_dir is None else None)
-        train = augment_dataset(real.images, factor=augment, seed=self.args.seed) if augment > 1 else real.images
+        if augment == 1:
+            return real, real.images
+        import torchvision
+
+        key = content_digest(real.images, augment, self.args.seed, torchvision.__version__)
+        train = cached(self.work_dir / "train_images.pt", key,
+                       lambda: augment_dataset(real.images, factor=augment, seed=self.args.seed))
         return real, train
 
     @property

@@ -7,7 +7,9 @@ from torch import nn
 from cocogoat_utils.checkpoint import (
     CheckpointMismatch,
     atomic_save,
+    cached,
     checkpoint_dir,
+    content_digest,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
@@ -46,6 +48,39 @@ def test_atomic_save_leaves_no_temp_files(tmp_path):
     atomic_save({"a": torch.arange(4)}, target)  # overwrite in place
     assert sorted(p.name for p in target.parent.iterdir()) == ["thing.pt"]
     assert torch.equal(torch.load(target, weights_only=True)["a"], torch.arange(4))
+
+
+def test_content_digest_sees_every_byte_dtype_and_shape():
+    x = torch.arange(12, dtype=torch.uint8).reshape(3, 4)
+    assert content_digest(x, 3) == content_digest(x.clone(), 3)
+    changed = x.clone()
+    changed[2, 3] += 1
+    others = [changed, x.reshape(4, 3), x.to(torch.int16), x.t()]
+    assert len({content_digest(x, 3), content_digest(x, 4), *(content_digest(o, 3) for o in others)}) == 6
+    model = _gen()
+    state = _snapshot(model)
+    assert content_digest(model.state_dict()) == content_digest(state)  # 0-d buffers (BN's counters) included
+    with torch.no_grad():
+        next(model.parameters())[0].add_(1e-3)
+    assert content_digest(model.state_dict()) != content_digest(state)
+
+
+def test_cached_computes_once_per_key_and_recovers_from_a_damaged_file(tmp_path):
+    path, calls = tmp_path / "cache" / "value.pt", []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            return {"x": torch.full((3,), float(value))}
+        return run
+
+    assert torch.equal(cached(path, "a", compute(1))["x"], torch.ones(3))
+    assert torch.equal(cached(path, "a", compute(2))["x"], torch.ones(3)) and calls == [1]  # read back
+    assert torch.equal(cached(path, "b", compute(2))["x"], torch.full((3,), 2.0)) and calls == [1, 2]  # another key
+    path.write_bytes(b"not a torch file")
+    assert torch.equal(cached(path, "b", compute(3))["x"], torch.full((3,), 3.0)) and calls == [1, 2, 3]
+    assert torch.equal(cached(path, "b", compute(4))["x"], torch.full((3,), 3.0)) and calls == [1, 2, 3]
+    assert [p.name for p in path.parent.iterdir()] == ["value.pt"]  # no temporary files left
 
 
 def test_atomic_save_failure_keeps_old_file_and_cleans_up(tmp_path):

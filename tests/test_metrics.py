@@ -93,6 +93,23 @@ def test_quality_of_real_data_beats_noise_and_flags_collapse(real):
     assert held_out["n_samples"] == 200 and held_out["feature_space"] == "glyph"
 
 
+def test_real_features_are_kept_and_read_back_for_the_same_images_and_network(real, tmp_path, monkeypatch):
+    monkeypatch.setenv("COCOGOAT_DATA_DIR", str(tmp_path))
+    first = QualityMetrics(real[:100], intervals=False)
+    kept = list((tmp_path / "features").glob("*.pt"))
+    assert len(kept) == 1
+    calls = []
+    monkeypatch.setattr(metrics, "extract_features", lambda *a, **k: calls.append(1) or torch.zeros(0))
+    again = QualityMetrics(real[:100], intervals=False)
+    assert not calls and torch.equal(again.real_features, first.real_features)  # read back, not recomputed
+    monkeypatch.undo()
+    monkeypatch.setenv("COCOGOAT_DATA_DIR", str(tmp_path))
+    other = QualityMetrics(real[1:101], intervals=False)  # other images: computed and kept under another name
+    assert len(list((tmp_path / "features").glob("*.pt"))) == 2
+    assert not torch.equal(other.real_features, first.real_features)
+    assert torch.allclose(other.real_features[:99], first.real_features[1:], atol=1e-4)
+
+
 def test_images_in_the_wrong_range_fail_and_float_images_are_converted(real):
     quality = QualityMetrics(real[:200])
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):

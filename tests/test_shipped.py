@@ -14,6 +14,7 @@ import torch
 
 from cocogoat_utils import bundled
 from cocogoat_utils.pretrain import RECIPES, list_recipes
+from cocogoat_utils.pretrain import main as pretrain_main
 from cocogoat_utils.shipped import PretrainedMismatch, load_pretrained, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,17 +72,15 @@ def test_pretrain_end_to_end_killed_and_resumed(tmp_path, monkeypatch):
         load_pretrained("progan")
 
 
-def test_the_recipes_are_listed_with_what_they_train():
+def test_the_recipes_are_listed_with_what_they_train(capsys):
     listing = list_recipes()
     for name, recipe in RECIPES.items():
         assert name in listing and recipe.notebook in listing and recipe.model in listing
     assert {"dcgan", "progan", "msggan", "lstm", "lstm-baseline", "ddpm"} <= RECIPES.keys()
-    done = subprocess.run([sys.executable, "-m", "cocogoat_utils.pretrain", "--list"], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0 and "ddpm" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "cocogoat_utils.pretrain", "stylegan"], capture_output=True, text=True,
-                         timeout=120)
-    assert bad.returncode != 0 and "unknown recipe" in bad.stderr
+    assert pretrain_main(["--list"]) == 0 and "ddpm" in capsys.readouterr().out  # the command line, in this process
+    with pytest.raises(SystemExit) as bad:
+        pretrain_main(["stylegan"])
+    assert bad.value.code != 0 and "unknown recipe" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(n for n, r in RECIPES.items() if r.shipped))
