@@ -164,13 +164,16 @@ def _at(record: dict, row: dict) -> str:
     return f"{value:,} {key}" if isinstance(value, int) else f"{key} {value}"
 
 
-def show_study(run: Run, name: str, labels: Mapping[str, str] | None = None, *, digits: int = 1) -> list[str]:
+def show_study(run: Run, name: str, labels: Mapping[str, str] | None = None, *, digits: int = 1,
+               detail: Callable[[dict], str] | None = None) -> list[str]:
     """A recorded study of the lesson, in English: how it ran (seeds, minutes, hardware, the command that reproduces
     it), each arm over the seeds (mean, spread, best and worst seed, how many learned; per condition), every seed's
     score with its interval, recall and the judge's findings, the scores with every seed a point (saved as
     ``study_<name>.png`` in the run's folder), the record's figure with one seed's samples per arm, and the verdicts
-    by the rule across seeds (:func:`~cocogoat_utils.study.verdict_line`). ``labels`` names the arms. Returns the
-    verdict lines; until the study is recorded, it prints the command that records it and returns ``[]``."""
+    by the rule across seeds (:func:`~cocogoat_utils.study.verdict_line`). ``labels`` names the arms; ``detail`` (a
+    seed's row → text) adds what the lesson reads in each seed's line; the steps are a column where the arms' differ
+    (a study at equal time). Returns the verdict lines; until the study is recorded, it prints the command that
+    records it and returns ``[]``."""
     try:
         record = study.load_record(name)
     except FileNotFoundError:
@@ -178,23 +181,28 @@ def show_study(run: Run, name: str, labels: Mapping[str, str] | None = None, *, 
               f"({study.STUDIES[name].seeds} seeds per arm; `--list` names its arms)")
         return []
     label = {arm: (labels or {}).get(arm, arm.replace("_", " ")) for arm in record["arms"]}
-    metric, short = record["metric"], record["metric_name"].split(" (")[0]
+    metric, short = record["metric"], record["metric_name"].split(" (")[0].split(" in ")[0]  # "FD", "L1", …
     print(f"{name}: {len(record['seeds_done'])} seeds per arm; {record['wall_minutes']} min on {record['hardware']} "
           f"({record['precision']})\nreproduce: {record['command']}")
     key = record.get("condition")
+    by_time = len({(r.get(key) if key else None, round(r.get("steps") or 0)) for r in record["spread"]}) > len(
+        {r.get(key) if key else None for r in record["spread"]})  # the arms' steps differ: trained for equal time
     print_table([{**({key: r[key]} if key else {}), "arm": label[r["arm"]], f"mean {short}": r["mean"], "sd": r["sd"],
                   "best seed": r["min" if not record["higher_is_better"] else "max"],
                   "worst seed": r["max" if not record["higher_is_better"] else "min"],
+                  **({"steps": round(r["steps"])} if by_time else {}),
                   "learned": f"{r['learned']} of {r['seeds']}"} for r in record["spread"]],
-                [*([key] if key else []), "arm", f"mean {short}", "sd", "best seed", "worst seed", "learned"])
+                [*([key] if key else []), "arm", f"mean {short}", "sd", "best seed", "worst seed",
+                 *(["steps"] if by_time else []), "learned"])
     for r in record["runs"]:
         at = _at(record, r)
         interval = (f" [{r[metric + '_low']:.{digits}f}–{r[metric + '_high']:.{digits}f}]"
                     if r.get(metric + "_low") is not None else "")
         recall = f", recall {r['recall']:.2f}" if r.get("recall") is not None else ""
         found = f"; findings: {', '.join(r['findings']) or 'none'}" if "findings" in r else ""
+        more = f" ({detail(r)})" if detail else ""
         print(f"  seed {r['seed']}, {label[r['arm']]}{', ' + at if at else ''}: {short} {r[metric]:.{digits}f}"
-              f"{interval}{recall}{found}")
+              f"{interval}{recall}{found}{more}")
     study.plot_record(record, arm_labels=label,
                       title=f"the recorded study {name}: every seed a point ({len(record['seeds_done'])} seeds)")
     run.figure(f"study_{name.replace('-', '_')}.png")

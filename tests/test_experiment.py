@@ -187,6 +187,17 @@ def test_show_study_prints_a_record_per_condition_and_names_a_missing_one(tmp_pa
     assert lines == [f"at {k:,} steps: with crops vs the small set: the small set ahead (the seeds' ranges part: "
                      f"the small set 10.0–12.0, with crops 30.0–32.0 over 3 seeds)" for k in (1500, 3000)]
     assert (tmp_path / "run" / "study_toy.png").stat().st_size > 0
+    # a study at equal time: the arms' steps differ, and are a column; a lesson's detail ends each seed's line
+    timed = {**record, "name": "timed", "condition": None, "conditions": [], "metric": "l1",
+             "metric_name": "L1 in the hole on held-out images (lower is better)",
+             "runs": [{**r, "l1": r["fd"] / 100, "l1_low": None, "l1_high": None,
+                       "steps": 100 + 50 * (r["arm"] == "crops")}
+                      for r in rows if r["steps"] == 1500]}
+    timed["spread"], timed["verdicts"] = study.spread(timed), study.verdicts(timed)
+    study.write_record(timed, tmp_path / "records")
+    experiment.show_study(run, "timed", digits=3, detail=lambda r: f"{r['steps']} steps")
+    shown = capsys.readouterr().out
+    assert "mean L1 " in shown and " steps " in shown.splitlines()[2] and "  seed 0, crops: L1 0.300, recall 0.40; findings: none (150 steps)" in shown
     monkeypatch.setattr(study, "record_dirs", lambda: [tmp_path / "nowhere"])
     assert experiment.show_study(run, "emboxer-crops") == []
     assert "emboxer-crops: not recorded yet — `python -m cocogoat_utils.study emboxer-crops` records it" \
