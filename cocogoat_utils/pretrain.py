@@ -258,6 +258,10 @@ def train_msggan(ctx: Context) -> dict:
     return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=1000)
 
 
+LSTM_PAIR_TRAINING = {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "loss": "bce",
+                      "ema_decay": 0.999, "diffaugment": "color,translation,cutout"}  # 05's pair (GANTrainConfig)
+
+
 def lstm_pair_networks(kind: str, *, image_size: int, seed: int) -> tuple[nn.Module, nn.Module]:
     """05's pair from ``seed``: the LSTM generator (``kind="lstm"``), or a sprite DCGAN generator with as many
     parameters (``"baseline"``), and the sprite DCGAN discriminator both face (the same initial D for either)."""
@@ -274,9 +278,8 @@ def _lstm_pair(ctx: Context, kind: str) -> dict:
     """05's comparison: the LSTM generator, or a sprite DCGAN with as many parameters, against the same D."""
     real, _ = ctx.dataset()
     generator, discriminator = lstm_pair_networks(kind, image_size=ctx.image_size, seed=ctx.args.seed)
-    config = GANTrainConfig(steps=None, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce",
-                            ema_decay=0.999, diffaugment="color,translation,cutout", log_every=100,
-                            sample_every=2000, checkpoint_every=None, **ctx.loop_options())
+    config = GANTrainConfig(steps=None, **LSTM_PAIR_TRAINING, log_every=100, sample_every=2000, checkpoint_every=None,
+                            **ctx.loop_options())
     return _gan(ctx, generator, discriminator, real.images, real, config, metric_every=2000)
 
 
