@@ -2,7 +2,8 @@
 
 #: the keys it reports beyond the common ones
 KEYS = {'augmented_written', 'canvases', 'crops_written', 'emboxer_steps', 'feature_space', 'held_out', 'iou50',
-        'iou75', 'mean_iou', 'own_boxes', 'own_scores', 'params', 'payoff', 'payoff_verdict', 'study_verdicts'}
+        'iou75', 'mean_iou', 'own_boxes', 'own_scores', 'params', 'payoff', 'payoff_verdict', 'study_verdicts',
+        'diffaugment_verdicts'}
 #: the run parameters the checks read from summary["params"]
 PARAMS = {'canvas_size', 'emboxer_seconds', 'gan_seconds', 'metric_samples', 'target_size'}
 
@@ -27,14 +28,16 @@ def _check_payoff(summary: dict) -> None:
 
 
 def _study(summary: dict) -> None:
-    """The recorded emboxer-crops study: its verdicts at each budget (two arms against the baseline) where it is
-    recorded, none where not."""
+    """The recorded emboxer-crops studies, without and with DiffAugment: their verdicts at each budget (two arms
+    against the baseline) where they are recorded, none where not."""
     from cocogoat_utils.study import record_dirs
 
-    recorded = any((folder / "emboxer-crops.json").is_file() for folder in record_dirs())
-    lines = summary["study_verdicts"]
-    assert len(lines) == (2 * 2 if recorded else 0), lines
-    assert all(line.startswith("at ") and " steps: " in line and " vs " in line and "seeds" in line for line in lines)
+    for name, key in (("emboxer-crops", "study_verdicts"), ("emboxer-crops-diffaugment", "diffaugment_verdicts")):
+        recorded = any((folder / f"{name}.json").is_file() for folder in record_dirs())
+        lines = summary[key]
+        assert len(lines) == (2 * 2 if recorded else 0), (name, lines)
+        assert all(line.startswith("at ") and " steps: " in line and " vs " in line and "seeds" in line
+                   for line in lines)
 
 
 def check(summary: dict) -> None:
