@@ -41,8 +41,9 @@ DATA_SELECTOR = {
 DATA_SELECTOR["gpu-shapes"] = gpu_shapes(DATA_SELECTOR, ("image_size",))
 
 # 02_DataAugmentator_Emboxer
-# cpu: the live payoff comparison is off (at 40 s a run neither the plain nor the ×3 run learned); the recorded study
-# emboxer-crops answers it, at 1,500 and 3,000 steps a run
+# cpu: the live payoff comparison is off (at 40 s a run neither the plain nor the ×3 run learned); the recorded studies
+# answer it: emboxer-crops (plain training, 1,500 and 3,000 steps a run: no baseline learned in every seed) and
+# emboxer-crops-diffaugment (DiffAugment, 1,000 and 2,000 steps: every baseline learned)
 EMBOXER = {
     "smoke": dict(canvas_size=32, target_size=32, n_canvases=160, held_out=32, steps=20, emboxer_seconds=None, width=8,
                   gan_images=96, gan_seconds=2, gan_width=64, metric_samples=80, max_images=320, compare=True),
