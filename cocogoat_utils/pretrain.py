@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 
 from .augment import augment_dataset, diff_translation, random_flip
@@ -90,8 +91,6 @@ class Context:
                             categories=CATEGORIES if self.args.data_dir is None else None)
         if augment == 1:
             return real, real.images
-        import torchvision
-
         key = content_digest(real.images, augment, self.args.seed, torchvision.__version__)
         train = cached(self.work_dir / "train_images.pt", key,
                        lambda: augment_dataset(real.images, factor=augment, seed=self.args.seed))
