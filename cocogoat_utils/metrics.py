@@ -101,10 +101,11 @@ FEATURE_CACHE_VERSION = 1  # raise when a space's reading changes without its we
 
 def real_features(extractor: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """:func:`extract_features` of a real set, kept under ``data/features/`` (:func:`~cocogoat_utils.imageset.data_dir`)
-    keyed by the network's weights, the images and the torch version, so that the next notebook run, study seed or
-    resumed training that scores against the same set reads them back instead of recomputing them."""
-    key = content_digest(type(extractor).__name__, extractor.state_dict(), images, torch.__version__,
-                         FEATURE_CACHE_VERSION)
+    keyed by the network's weights and what it reads (its parts and input size, where it has them), the images and
+    the torch version, so that the next notebook run, study seed or resumed training that scores against the same set
+    reads them back instead of recomputing them."""
+    key = content_digest(type(extractor).__name__, extractor.state_dict(), getattr(extractor, "parts", None),
+                         getattr(extractor, "image_size", None), images, torch.__version__, FEATURE_CACHE_VERSION)
     return cached(data_dir() / "features" / f"{key[:24]}.pt", key, lambda: extract_features(extractor, images))
 
 
